@@ -1,0 +1,22 @@
+//! Repository content: every repository is a bare git repository under the data directory, so the git
+//! protocol can serve it and every commit is a real git commit with a 40-hex id.
+//!
+//! The API is blocking (libgit2); async callers run it on `spawn_blocking`. Writes are atomic: objects
+//! are written first (harmless if a crash strands them), then the branch moves by compare-and-swap, so a
+//! reader or a crash only ever sees the old head or the new one.
+
+mod commit;
+mod error;
+mod pointer;
+mod read;
+mod refs;
+mod store;
+
+pub use commit::{CommitOutcome, CommitRequest, Signature, TreeOp};
+pub use error::{GitError, GitResult};
+pub use pointer::LfsPointer;
+pub use read::{CommitInfo, EntryKind, TreeEntry};
+pub use refs::{RefInfo, Refs, ResolvedRev};
+pub use store::{GitStore, Repo};
+
+pub use git2::Oid;

@@ -1,0 +1,247 @@
+//! Repository storage against real on-disk bare repositories.
+
+use gatehouse_git::*;
+
+fn sig() -> Signature {
+    Signature { name: "alice".into(), email: "alice@example.com".into() }
+}
+
+fn req(ops: Vec<TreeOp>, parent: Option<Oid>) -> CommitRequest {
+    CommitRequest {
+        ref_name: "refs/heads/main".into(),
+        expected_parent: parent,
+        create_from: None,
+        create_ref: true,
+        ops,
+        title: "t".into(),
+        description: String::new(),
+        author: sig(),
+    }
+}
+
+fn setup() -> (tempfile::TempDir, GitStore, Repo) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GitStore::new(dir.path());
+    let repo = store.init("abc123").unwrap();
+    (dir, store, repo)
+}
+
+fn put(repo: &Repo, path: &str, data: &[u8]) -> TreeOp {
+    TreeOp::Upsert { path: path.into(), blob: repo.write_blob(data).unwrap() }
+}
+
+#[test]
+fn commit_then_read_back() {
+    let (_d, store, repo) = setup();
+    let ops = vec![put(&repo, "a.txt", b"hello"), put(&repo, "dir/sub/b.txt", b"world")];
+    let out = repo.commit(&req(ops, None)).unwrap();
+    assert_eq!(out.parent, None);
+    let repo = store.open("abc123").unwrap();
+    let head = repo.resolve("main").unwrap();
+    assert_eq!(head.commit, out.commit);
+    assert_eq!(head.ref_name.as_deref(), Some("refs/heads/main"));
+    assert_eq!(repo.resolve(&out.commit.to_string()).unwrap().commit, out.commit);
+
+    let e = repo.entry(out.commit, "dir/sub/b.txt").unwrap().unwrap();
+    assert_eq!((e.kind, e.size), (EntryKind::File, 5));
+    assert_eq!(repo.read_blob(e.oid).unwrap(), b"world");
+    // git's own blob id for "world"
+    assert_eq!(e.oid.to_string(), "04fea06420ca60892f73becee3614f6d023a4b7f");
+
+    let top: Vec<_> = repo.list(out.commit, None, false).unwrap().unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(top, ["a.txt", "dir"]);
+    let all: Vec<_> = repo.list(out.commit, None, true).unwrap().unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(all, ["a.txt", "dir", "dir/sub", "dir/sub/b.txt"]);
+    let sub: Vec<_> = repo.list(out.commit, Some("dir"), false).unwrap().unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(sub, ["dir/sub"]);
+    assert!(repo.list(out.commit, Some("nope"), false).unwrap().is_none());
+    assert!(repo.list(out.commit, Some("a.txt"), false).unwrap().is_none());
+}
+
+#[test]
+fn unknown_revisions() {
+    let (_d, _s, repo) = setup();
+    repo.commit(&req(vec![put(&repo, "a", b"1")], None)).unwrap();
+    for rev in ["nope", "0000000000000000000000000000000000000000", "refs/heads/x"] {
+        assert!(matches!(repo.resolve(rev), Err(GitError::RevisionNotFound(_))), "{rev}");
+    }
+}
+
+#[test]
+fn stale_parent_is_refused_and_changes_nothing() {
+    let (_d, _s, repo) = setup();
+    let first = repo.commit(&req(vec![put(&repo, "a", b"1")], None)).unwrap().commit;
+    let second = repo.commit(&req(vec![put(&repo, "a", b"2")], Some(first))).unwrap().commit;
+    let err = repo.commit(&req(vec![put(&repo, "a", b"3")], Some(first))).unwrap_err();
+    assert!(matches!(err, GitError::Stale { .. }));
+    assert_eq!(repo.resolve("main").unwrap().commit, second);
+}
+
+#[test]
+fn deletions() {
+    let (_d, _s, repo) = setup();
+    let c = repo
+        .commit(&req(vec![put(&repo, "keep", b"k"), put(&repo, "d/x", b"x"), put(&repo, "d/e/y", b"y")], None))
+        .unwrap()
+        .commit;
+    // A missing file is an error and the branch is untouched.
+    assert!(matches!(repo.commit(&req(vec![TreeOp::Delete { path: "missing".into() }], None)), Err(GitError::EntryNotFound(_))));
+    assert!(matches!(
+        repo.commit(&req(vec![TreeOp::DeleteFolder { path: "keep".into() }], None)),
+        Err(GitError::EntryNotFound(_))
+    ));
+    assert_eq!(repo.resolve("main").unwrap().commit, c);
+    let c2 = repo.commit(&req(vec![TreeOp::DeleteFolder { path: "d".into() }], None)).unwrap().commit;
+    let all: Vec<_> = repo.list(c2, None, true).unwrap().unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(all, ["keep"]);
+    // Deleting a folder by its plain name (no trailing slash) works too, like on the Hub.
+    let c3 = repo.commit(&req(vec![put(&repo, "f/z", b"z")], None)).unwrap().commit;
+    assert!(repo.entry(c3, "f/z").unwrap().is_some());
+    let c4 = repo.commit(&req(vec![TreeOp::Delete { path: "f".into() }], None)).unwrap().commit;
+    assert!(repo.entry(c4, "f").unwrap().is_none());
+}
+
+#[test]
+fn file_and_folder_cannot_share_a_name() {
+    let (_d, _s, repo) = setup();
+    repo.commit(&req(vec![put(&repo, "a", b"1"), put(&repo, "d/x", b"x")], None)).unwrap();
+    assert!(matches!(repo.commit(&req(vec![put(&repo, "a/b", b"2")], None)), Err(GitError::Invalid(_))));
+    assert!(matches!(repo.commit(&req(vec![put(&repo, "d", b"2")], None)), Err(GitError::Invalid(_))));
+}
+
+#[test]
+fn racing_commits_lose_nothing() {
+    let (dir, store, repo) = setup();
+    repo.commit(&req(vec![put(&repo, "base", b"0")], None)).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let store = GitStore::new(dir.path());
+            std::thread::spawn(move || {
+                let repo = store.open("abc123").unwrap();
+                for j in 0..5 {
+                    let op = put(&repo, &format!("t{i}/f{j}"), format!("{i}-{j}").as_bytes());
+                    repo.commit(&req(vec![op], None)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let repo = store.open("abc123").unwrap();
+    let head = repo.resolve("main").unwrap().commit;
+    let files = repo.list(head, None, true).unwrap().unwrap().into_iter().filter(|e| e.kind == EntryKind::File).count();
+    assert_eq!(files, 1 + 8 * 5);
+    let (log, more) = repo.log(head, 0, 100).unwrap();
+    assert_eq!((log.len(), more), (41, false));
+}
+
+#[test]
+fn racing_pinned_commits_one_wins() {
+    let (dir, store, repo) = setup();
+    let base = repo.commit(&req(vec![put(&repo, "base", b"0")], None)).unwrap().commit;
+    let results: Vec<_> = (0..6)
+        .map(|i| {
+            let store = GitStore::new(dir.path());
+            std::thread::spawn(move || {
+                let repo = store.open("abc123").unwrap();
+                let op = put(&repo, "same", format!("{i}").as_bytes());
+                repo.commit(&req(vec![op], Some(base)))
+            })
+        })
+        .map(|t| t.join().unwrap())
+        .collect();
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1);
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, GitError::Stale { .. })));
+    let repo = store.open("abc123").unwrap();
+    let (log, _) = repo.log(repo.resolve("main").unwrap().commit, 0, 10).unwrap();
+    assert_eq!(log.len(), 2);
+}
+
+#[test]
+fn branches_tags_and_refs() {
+    let (_d, _s, repo) = setup();
+    let c = repo.commit(&req(vec![put(&repo, "a", b"1")], None)).unwrap().commit;
+    repo.create_branch("feat/x", c).unwrap();
+    assert!(matches!(repo.create_branch("feat/x", c), Err(GitError::Conflict(_))));
+    assert!(matches!(repo.create_branch("bad..name", c), Err(GitError::Invalid(_))));
+    repo.create_tag("v1", c, None, &sig()).unwrap();
+    repo.create_tag("v2", c, Some("release"), &sig()).unwrap();
+    assert!(matches!(repo.create_tag("v1", c, None, &sig()), Err(GitError::Conflict(_))));
+    // A branch may share a tag's name.
+    repo.create_branch("v1", c).unwrap();
+    assert_eq!(repo.resolve("v2").unwrap().commit, c);
+    assert_eq!(repo.resolve("feat/x").unwrap().commit, c);
+    let refs = repo.refs().unwrap();
+    let names = |l: &[RefInfo]| l.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&refs.branches), ["feat/x", "main", "v1"]);
+    assert_eq!(names(&refs.tags), ["v1", "v2"]);
+    assert!(refs.tags.iter().all(|t| t.target == c));
+    assert!(matches!(repo.delete_branch("main"), Err(GitError::Invalid(_))));
+    assert!(matches!(repo.delete_branch("nope"), Err(GitError::RevisionNotFound(_))));
+    repo.delete_branch("feat/x").unwrap();
+    repo.delete_tag("v2").unwrap();
+    assert!(matches!(repo.delete_tag("v2"), Err(GitError::RevisionNotFound(_))));
+    assert!(matches!(repo.resolve("feat/x"), Err(GitError::RevisionNotFound(_))));
+}
+
+#[test]
+fn pr_refs_resolve_and_commit_from_base() {
+    let (_d, _s, repo) = setup();
+    let c = repo.commit(&req(vec![put(&repo, "a", b"1")], None)).unwrap().commit;
+    let mut pr = req(vec![put(&repo, "b", b"2")], None);
+    pr.ref_name = "refs/pr/1".into();
+    pr.create_from = Some(c);
+    let out = repo.commit(&pr).unwrap();
+    assert_eq!(out.parent, Some(c));
+    assert_eq!(repo.resolve("refs/pr/1").unwrap().commit, out.commit);
+    assert_eq!(repo.refs().unwrap().pull_requests[0].name, "refs/pr/1");
+    // The branch itself did not move.
+    assert_eq!(repo.resolve("main").unwrap().commit, c);
+}
+
+#[test]
+fn history_paging_and_squash() {
+    let (_d, _s, repo) = setup();
+    for i in 0..5 {
+        let mut r = req(vec![put(&repo, "f", format!("{i}").as_bytes())], None);
+        r.title = format!("commit {i}");
+        r.description = if i == 4 { "body\nmore".into() } else { String::new() };
+        repo.commit(&r).unwrap();
+    }
+    let head = repo.resolve("main").unwrap().commit;
+    let (page, more) = repo.log(head, 0, 2).unwrap();
+    assert!(more);
+    assert_eq!(page[0].title, "commit 4");
+    assert_eq!(page[0].message, "body\nmore");
+    let (page, more) = repo.log(head, 4, 2).unwrap();
+    assert_eq!((page.len(), more, page[0].title.as_str()), (1, false, "commit 0"));
+    let last = repo.last_commits(head, &["f".to_string()], 100).unwrap();
+    assert_eq!(last["f"].id, head);
+    let squashed = repo.squash("refs/heads/main", "squash", &sig()).unwrap();
+    let (log, _) = repo.log(squashed, 0, 10).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(repo.read_blob(repo.entry(squashed, "f").unwrap().unwrap().oid).unwrap(), b"4");
+}
+
+#[test]
+fn lfs_pointers_are_recognised_in_listings() {
+    let (_d, _s, repo) = setup();
+    let p = LfsPointer { oid: "ab".repeat(32), size: 123_456_789 };
+    let c = repo.commit(&req(vec![put(&repo, "w.bin", p.to_text().as_bytes())], None)).unwrap().commit;
+    let e = repo.entry(c, "w.bin").unwrap().unwrap();
+    assert_eq!(e.lfs, Some(p));
+    assert_eq!(e.content_size(), 123_456_789);
+    assert_eq!(e.size as usize, e.lfs.as_ref().unwrap().to_text().len());
+}
+
+#[test]
+fn storage_keys_are_checked_and_delete_is_complete() {
+    let (_d, store, _repo) = setup();
+    assert!(store.path("../x").is_err());
+    assert!(store.init("abc123").is_err());
+    assert!(store.exists("abc123"));
+    store.delete("abc123").unwrap();
+    assert!(!store.exists("abc123"));
+}
