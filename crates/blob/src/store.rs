@@ -1,0 +1,124 @@
+use crate::writer::Writer;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{GetOptions, GetRange, ObjectStore};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("object not found")]
+    NotFound,
+    #[error("content does not match: {0}")]
+    Mismatch(String),
+    #[error("storage: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+pub type BlobResult<T> = Result<T, BlobError>;
+pub type ByteStream = BoxStream<'static, BlobResult<Bytes>>;
+
+impl From<BlobError> for gatehouse_types::Error {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::NotFound => gatehouse_types::Error::not_found("LFS object not found"),
+            BlobError::Mismatch(m) => gatehouse_types::Error::bad_request(m),
+            other => gatehouse_types::Error::internal(other),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct BlobStore {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    /// Set for the local filesystem backend: lets downloads read files directly and uploads fsync.
+    pub(crate) local_root: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore").field("store", &self.store.to_string()).field("local_root", &self.local_root).finish()
+    }
+}
+
+impl BlobStore {
+    /// Objects under a directory on the local filesystem (created if missing).
+    pub fn local(root: &Path) -> BlobResult<Self> {
+        std::fs::create_dir_all(root)?;
+        let root = root.canonicalize()?;
+        let store = LocalFileSystem::new_with_prefix(&root)?;
+        Ok(BlobStore { store: Arc::new(store), local_root: Some(root) })
+    }
+
+    /// `file:///path` or `s3://bucket/prefix` (credentials, region and endpoint from the usual `AWS_*`
+    /// variables, e.g. `AWS_ENDPOINT` for MinIO).
+    pub fn from_url(url: &str) -> BlobResult<Self> {
+        if let Some(path) = url.strip_prefix("file://") {
+            return Self::local(Path::new(path));
+        }
+        let parsed = url.parse().map_err(|e| BlobError::Config(format!("bad storage URL {url:?}: {e}")))?;
+        let opts: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let (store, prefix) = object_store::parse_url_opts(&parsed, opts)?;
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            Arc::from(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(BlobStore { store, local_root: None })
+    }
+
+    pub(crate) fn key(oid: &str) -> StorePath {
+        StorePath::from(format!("lfs/{}/{}/{}", &oid[..2], &oid[2..4], oid))
+    }
+
+    /// The size of a stored object, or None.
+    pub async fn size(&self, oid: &str) -> BlobResult<Option<u64>> {
+        if !crate::is_sha256_hex(oid) {
+            return Ok(None);
+        }
+        match self.store.head(&Self::key(oid)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The object's file when stored on the local filesystem, for zero-copy-ish serving.
+    pub fn local_path(&self, oid: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        crate::is_sha256_hex(oid).then(|| root.join(Self::key(oid).as_ref()))
+    }
+
+    /// The object's bytes, or a range of them.
+    pub async fn get(&self, oid: &str, range: Option<Range<u64>>) -> BlobResult<ByteStream> {
+        if !crate::is_sha256_hex(oid) {
+            return Err(BlobError::NotFound);
+        }
+        let opts = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        match self.store.get_opts(&Self::key(oid), opts).await {
+            Ok(r) => Ok(r.into_stream().map(|c| c.map_err(BlobError::from)).boxed()),
+            Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Starts an upload into staging. Call [`Writer::finish`] to verify and publish it.
+    pub async fn writer(&self) -> BlobResult<Writer> {
+        Writer::start(self.clone()).await
+    }
+
+    pub async fn delete(&self, oid: &str) -> BlobResult<()> {
+        match self.store.delete(&Self::key(oid)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
