@@ -71,7 +71,8 @@ pub enum RepoPower {
 
 /// What `subject` may do to `repo` by ownership and membership (ignoring the token's role).
 pub fn repo_power(subject: &Subject, repo: &RepoFacts) -> RepoPower {
-    let by_visibility = if subject.repo_filter().admits(repo.owner_id, repo.private) { RepoPower::Read } else { RepoPower::None };
+    let by_visibility =
+        if subject.repo_filter().admits(repo.owner_id, repo.private) { RepoPower::Read } else { RepoPower::None };
     let by_role = match subject {
         Subject::Anonymous => RepoPower::None,
         Subject::User(u) => user_role_power(u, repo),
@@ -115,7 +116,9 @@ pub fn decide(subject: &Subject, action: Action, resource: Resource<'_>) -> Deci
     }
     // A token never exceeds its owner; a read token never writes.
     match subject {
-        Subject::User(UserSubject { token: Some(grant), .. }) if grant.role == TokenRole::Read && !is_read_only(action) => {
+        Subject::User(UserSubject { token: Some(grant), .. })
+            if grant.role == TokenRole::Read && !is_read_only(action) =>
+        {
             Decision::Deny(DenyReason::ReadOnlyToken)
         }
         Subject::Anonymous | Subject::User(_) => Decision::Allow,

@@ -34,7 +34,9 @@ impl OrgRole {
             "contributor" => Ok(OrgRole::Contributor),
             "write" => Ok(OrgRole::Write),
             "admin" => Ok(OrgRole::Admin),
-            other => Err(Error::bad_request(format!("Invalid role '{other}': expected read, contributor, write or admin"))),
+            other => {
+                Err(Error::bad_request(format!("Invalid role '{other}': expected read, contributor, write or admin")))
+            }
         }
     }
 }

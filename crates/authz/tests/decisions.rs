@@ -142,9 +142,9 @@ fn arb_subject() -> impl Strategy<Value = Subject> {
 }
 
 fn arb_repo() -> impl Strategy<Value = RepoFacts> {
-    (prop_oneof![1i64..6, 100i64..104], any::<bool>(), prop::option::of(1i64..6)).prop_map(|(owner_id, private, created_by)| {
-        RepoFacts { owner_id, owner_is_org: owner_id >= 100, private, created_by }
-    })
+    (prop_oneof![1i64..6, 100i64..104], any::<bool>(), prop::option::of(1i64..6)).prop_map(
+        |(owner_id, private, created_by)| RepoFacts { owner_id, owner_is_org: owner_id >= 100, private, created_by },
+    )
 }
 
 fn arb_action() -> impl Strategy<Value = Action> {

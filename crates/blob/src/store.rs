@@ -45,7 +45,10 @@ pub struct BlobStore {
 
 impl std::fmt::Debug for BlobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobStore").field("store", &self.store.to_string()).field("local_root", &self.local_root).finish()
+        f.debug_struct("BlobStore")
+            .field("store", &self.store.to_string())
+            .field("local_root", &self.local_root)
+            .finish()
     }
 }
 
@@ -65,7 +68,8 @@ impl BlobStore {
             return Self::local(Path::new(path));
         }
         let parsed = url.parse().map_err(|e| BlobError::Config(format!("bad storage URL {url:?}: {e}")))?;
-        let opts: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let opts: Vec<(String, String)> =
+            std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
         let (store, prefix) = object_store::parse_url_opts(&parsed, opts)?;
         let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
             Arc::from(store)
@@ -113,6 +117,44 @@ impl BlobStore {
     /// Starts an upload into staging. Call [`Writer::finish`] to verify and publish it.
     pub async fn writer(&self) -> BlobResult<Writer> {
         Writer::start(self.clone()).await
+    }
+
+    /// Publishes a file whose content was already hashed (`oid`, `size`) by the caller while it was
+    /// written. On the local filesystem it is renamed into place (same filesystem: no copy); elsewhere it
+    /// is streamed up, and checked again on the way.
+    pub async fn publish_file(&self, file: &Path, oid: &str, size: u64) -> BlobResult<()> {
+        if !crate::is_sha256_hex(oid) {
+            return Err(BlobError::Mismatch(format!("{oid:?} is not a sha256")));
+        }
+        if let Some(target) = self.local_path(oid) {
+            if let Some(dir) = target.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            match tokio::fs::rename(file, &target).await {
+                Ok(()) => return crate::writer::sync_file_and_dir(&target).await,
+                // Another filesystem: fall back to copying through a writer.
+                Err(e) if e.raw_os_error() == Some(18) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut input = tokio::fs::File::open(file).await?;
+        let mut w = self.writer().await?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut input, &mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            w.write(&buf[..n]).await?;
+        }
+        w.finish(Some((oid, size))).await.map(|_| ())
+    }
+
+    /// Stores small content held in memory.
+    pub async fn put_bytes(&self, data: &[u8]) -> BlobResult<crate::Verified> {
+        let mut w = self.writer().await?;
+        w.write(data).await?;
+        w.finish(None).await
     }
 
     pub async fn delete(&self, oid: &str) -> BlobResult<()> {

@@ -90,7 +90,7 @@ impl Writer {
 }
 
 /// Makes a published object durable before the upload is acknowledged.
-async fn sync_file_and_dir(path: &std::path::Path) -> BlobResult<()> {
+pub(crate) async fn sync_file_and_dir(path: &std::path::Path) -> BlobResult<()> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         std::fs::File::open(&path)?.sync_all()?;

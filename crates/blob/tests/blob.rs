@@ -61,3 +61,16 @@ async fn empty_object_and_unknown_ids() {
     assert!(blobs.local_path("../x").is_none());
     assert!(matches!(blobs.get(&"1".repeat(64), None).await, Err(BlobError::NotFound)));
 }
+
+#[tokio::test]
+async fn publish_a_prehashed_file_by_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = BlobStore::local(&dir.path().join("blobs")).unwrap();
+    let spool = dir.path().join("spool.bin");
+    std::fs::write(&spool, b"hello").unwrap();
+    let oid = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    blobs.publish_file(&spool, oid, 5).await.unwrap();
+    assert!(!spool.exists());
+    assert_eq!(std::fs::read(blobs.local_path(oid).unwrap()).unwrap(), b"hello");
+    assert!(blobs.publish_file(&spool, "nope", 5).await.is_err());
+}

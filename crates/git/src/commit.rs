@@ -87,7 +87,8 @@ impl Repo {
                 apply(&mut root, op)?;
             }
             let tree = self.git.find_tree(self.write_tree(&root)?)?;
-            let parents: Vec<git2::Commit<'_>> = parent.map(|p| self.git.find_commit(p)).transpose()?.into_iter().collect();
+            let parents: Vec<git2::Commit<'_>> =
+                parent.map(|p| self.git.find_commit(p)).transpose()?.into_iter().collect();
             let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
             let commit = self.git.commit(None, &sig, &sig, &message, &tree, &parent_refs)?;
             match self.swap_ref(&req.ref_name, head, commit) {
@@ -204,7 +205,9 @@ fn remove(root: &mut BTreeMap<String, Node>, path: &str, only: Option<EntryKind>
         };
     }
     match (cur.get(name), only) {
-        (Some(Node::File(..)), Some(EntryKind::Directory)) | (None, _) => Err(GitError::EntryNotFound(path.to_string())),
+        (Some(Node::File(..)), Some(EntryKind::Directory)) | (None, _) => {
+            Err(GitError::EntryNotFound(path.to_string()))
+        }
         (Some(_), _) => {
             cur.remove(name);
             Ok(())

@@ -30,7 +30,9 @@ impl From<GitError> for Error {
             }
             GitError::Stale { current } => Error::new(
                 ErrorCode::PreconditionFailed,
-                format!("The parent commit is not the head of the branch any more (head is {current}); pull and retry."),
+                format!(
+                    "The parent commit is not the head of the branch any more (head is {current}); pull and retry."
+                ),
             ),
             GitError::Conflict(m) => Error::conflict(m),
             GitError::Invalid(m) => Error::bad_request(m),

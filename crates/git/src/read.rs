@@ -54,7 +54,8 @@ impl Repo {
             Some(ObjectType::Blob) => {
                 // The header gives the size without inflating the whole object.
                 let (size, _) = self.git.odb()?.read_header(oid)?;
-                let lfs = if size <= MAX_POINTER_SIZE { LfsPointer::parse(self.git.find_blob(oid)?.content()) } else { None };
+                let lfs =
+                    if size <= MAX_POINTER_SIZE { LfsPointer::parse(self.git.find_blob(oid)?.content()) } else { None };
                 Ok(Some(TreeEntry { path, kind: EntryKind::File, oid, size: size as u64, lfs }))
             }
             // Submodules and the like: not part of a Hub repository.

@@ -94,7 +94,9 @@ impl Repo {
         let full = valid_ref("refs/heads/", name)?;
         match self.git.reference(&full, target, false, "branch: create") {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == ErrorCode::Exists => Err(GitError::Conflict(format!("Reference already exists: {full}"))),
+            Err(e) if e.code() == ErrorCode::Exists => {
+                Err(GitError::Conflict(format!("Reference already exists: {full}")))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -85,7 +85,10 @@ fn deletions() {
         .unwrap()
         .commit;
     // A missing file is an error and the branch is untouched.
-    assert!(matches!(repo.commit(&req(vec![TreeOp::Delete { path: "missing".into() }], None)), Err(GitError::EntryNotFound(_))));
+    assert!(matches!(
+        repo.commit(&req(vec![TreeOp::Delete { path: "missing".into() }], None)),
+        Err(GitError::EntryNotFound(_))
+    ));
     assert!(matches!(
         repo.commit(&req(vec![TreeOp::DeleteFolder { path: "keep".into() }], None)),
         Err(GitError::EntryNotFound(_))

@@ -36,10 +36,9 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::RepoNotFound
-            | ErrorCode::RevisionNotFound
-            | ErrorCode::EntryNotFound
-            | ErrorCode::NotFound => 404,
+            ErrorCode::RepoNotFound | ErrorCode::RevisionNotFound | ErrorCode::EntryNotFound | ErrorCode::NotFound => {
+                404
+            }
             ErrorCode::GatedRepoAnonymous | ErrorCode::InvalidCredentials | ErrorCode::AuthRequired => 401,
             ErrorCode::GatedRepo | ErrorCode::Forbidden => 403,
             ErrorCode::BadRequest => 400,

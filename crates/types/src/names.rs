@@ -5,9 +5,33 @@ use std::fmt;
 
 /// Names that would collide with routes (`/datasets/…`, `/api/…`) or pages.
 pub const RESERVED_NAMES: &[&str] = &[
-    "api", "datasets", "spaces", "models", "kernels", "collections", "settings", "login", "logout", "join",
-    "signup", "new", "organizations", "docs", "static", "assets", "healthz", "metrics", "admin", "search",
-    "oauth", "users", "orgs", "pricing", "blog", "buckets", "papers",
+    "api",
+    "datasets",
+    "spaces",
+    "models",
+    "kernels",
+    "collections",
+    "settings",
+    "login",
+    "logout",
+    "join",
+    "signup",
+    "new",
+    "organizations",
+    "docs",
+    "static",
+    "assets",
+    "healthz",
+    "metrics",
+    "admin",
+    "search",
+    "oauth",
+    "users",
+    "orgs",
+    "pricing",
+    "blog",
+    "buckets",
+    "papers",
 ];
 
 /// A validated user or organization name: `[A-Za-z0-9_.-]{1,96}`, no `--` or `..`, not starting or

@@ -132,11 +132,17 @@ impl Revision {
         if s.is_empty() || s.len() > 255 {
             return bad();
         }
-        if s.bytes().any(|b| b < 0x20 || b == 0x7f || matches!(b, b' ' | b'~' | b'^' | b':' | b'?' | b'*' | b'[' | b'\\'))
+        if s.bytes()
+            .any(|b| b < 0x20 || b == 0x7f || matches!(b, b' ' | b'~' | b'^' | b':' | b'?' | b'*' | b'[' | b'\\'))
         {
             return bad();
         }
-        if s.starts_with('/') || s.ends_with('/') || s.ends_with('.') || s.contains("..") || s.contains("//") || s.contains("@{")
+        if s.starts_with('/')
+            || s.ends_with('/')
+            || s.ends_with('.')
+            || s.contains("..")
+            || s.contains("//")
+            || s.contains("@{")
         {
             return bad();
         }

@@ -1,0 +1,126 @@
+//! Users, organizations and memberships.
+
+use crate::access::authorize_namespace;
+use crate::time::now_millis;
+use crate::Hub;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use gatehouse_authz::{Action, OrgRole, Subject, UserSubject};
+use gatehouse_store::{Account, AccountKind, AccountStore, NewOrg, NewUser};
+use gatehouse_types::{AccountName, Error, Result};
+
+pub fn hash_password(password: &str) -> Result<String> {
+    if password.chars().count() < 8 {
+        return Err(Error::bad_request("Passwords must be at least 8 characters long"));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(Error::internal)
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+fn parse_email(email: &str) -> Result<String> {
+    let e = email.trim();
+    let valid = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(e.to_string())
+    } else {
+        Err(Error::bad_request(format!("Invalid email address '{email}'")))
+    }
+}
+
+pub struct NewUserRequest<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub full_name: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub site_admin: bool,
+}
+
+/// Creates a user. An operator action (CLI); sign-up through the web will call this too.
+pub async fn create_user(hub: &Hub, req: NewUserRequest<'_>) -> Result<Account> {
+    let name = AccountName::parse(req.name)?;
+    let email = parse_email(req.email)?;
+    let password_hash = req.password.map(hash_password).transpose()?;
+    let fullname = req.full_name.unwrap_or(req.name).to_string();
+    let user = NewUser { name, fullname, email, password_hash, site_admin: req.site_admin };
+    Ok(hub.store.create_user(user, now_millis()).await?)
+}
+
+/// Creates an organization with `admin` as its first admin member.
+pub async fn create_org(hub: &Hub, name: &str, full_name: Option<&str>, admin: &str) -> Result<Account> {
+    let name = AccountName::parse(name)?;
+    let admin = user_by_name(hub, admin).await?;
+    let fullname = full_name.unwrap_or(name.as_str()).to_string();
+    let org = hub.store.create_org(NewOrg { name, fullname }, now_millis()).await?;
+    hub.store.set_membership(org.id, admin.id, OrgRole::Admin, now_millis()).await?;
+    Ok(org)
+}
+
+pub async fn user_by_name(hub: &Hub, name: &str) -> Result<Account> {
+    match hub.store.account_by_name(name).await? {
+        Some(a) if a.kind == AccountKind::User => Ok(a),
+        _ => Err(Error::not_found(format!("No user named '{name}'"))),
+    }
+}
+
+/// Adds a member or changes their role; the caller must administer the organization.
+pub async fn set_member_role(hub: &Hub, subject: &Subject, org: &str, user: &str, role: OrgRole) -> Result<()> {
+    let org = authorize_namespace(hub, subject, org, Action::OrgManageMembers).await?;
+    if org.kind != AccountKind::Org {
+        return Err(Error::bad_request(format!("'{}' is a user, not an organization", org.name)));
+    }
+    let user = user_by_name(hub, user).await?;
+    Ok(hub.store.set_membership(org.id, user.id, role, now_millis()).await?)
+}
+
+/// The subject a signed-in user acts as, with their memberships loaded.
+pub async fn subject_for(hub: &Hub, user: &Account, token: Option<gatehouse_authz::TokenGrant>) -> Result<Subject> {
+    let memberships =
+        hub.store.memberships_of_user(user.id).await?.into_iter().map(|(org, role)| (org.id, role)).collect();
+    Ok(Subject::User(UserSubject {
+        user_id: user.id,
+        username: user.name.clone(),
+        site_admin: user.site_admin,
+        memberships,
+        token,
+    }))
+}
+
+/// An operator acting from the CLI: full rights, as a site admin would have.
+pub fn operator() -> Subject {
+    Subject::User(UserSubject {
+        user_id: 0,
+        username: "operator".into(),
+        site_admin: true,
+        memberships: vec![],
+        token: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse!", &h));
+        assert!(hash_password("short").is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert!(parse_email("a@b.co").is_ok());
+        for bad in ["", "a", "a@b", "@b.co", "a b@c.de", "a@.com"] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The model or dataset card: YAML front matter at the top of README.md, exposed as `cardData` and
+//! checked by `/api/validate-yaml`.
+
+use serde_json::Value;
+
+/// The YAML between a leading `---` line and the next `---` line, if the text starts with one.
+pub fn front_matter(text: &str) -> Option<&str> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let rest = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            return Some(&rest[..offset]);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The front matter as JSON: `Ok(None)` when there is none, an error message when it is not a YAML mapping.
+pub fn card_data(text: &str) -> Result<Option<Value>, String> {
+    let Some(yaml) = front_matter(text) else { return Ok(None) };
+    if yaml.trim().is_empty() {
+        return Ok(Some(Value::Object(Default::default())));
+    }
+    let value: Value = serde_yaml_ng::from_str(yaml).map_err(|e| format!("Invalid YAML in the card metadata: {e}"))?;
+    match value {
+        Value::Object(_) => Ok(Some(value)),
+        Value::Null => Ok(Some(Value::Object(Default::default()))),
+        _ => Err("The card metadata must be a YAML mapping".into()),
+    }
+}
+
+/// Errors in the metadata a client would want to know about before committing the card.
+pub fn validate(text: &str) -> Vec<String> {
+    let data = match card_data(text) {
+        Ok(Some(Value::Object(map))) => map,
+        Ok(_) => return Vec::new(),
+        Err(e) => return vec![e],
+    };
+    let mut errors = Vec::new();
+    let is_str_list = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    for key in ["tags", "datasets", "metrics", "base_model", "language", "license"] {
+        if let Some(v) = data.get(key) {
+            if !(v.is_string() || is_str_list(v)) {
+                errors.push(format!("\"{key}\" must be a string or a list of strings"));
+            }
+        }
+    }
+    for key in ["library_name", "pipeline_tag", "license_name", "license_link"] {
+        if let Some(v) = data.get(key) {
+            if !v.is_string() {
+                errors.push(format!("\"{key}\" must be a string"));
+            }
+        }
+    }
+    if let Some(mi) = data.get("model-index") {
+        let ok = mi.as_array().is_some_and(|items| {
+            items
+                .iter()
+                .all(|m| m.get("name").is_some_and(Value::is_string) && m.get("results").is_some_and(Value::is_array))
+        });
+        if !ok {
+            errors.push("\"model-index\" must be a list of {name, results} entries".into());
+        }
+    }
+    errors
+}
+
+/// Tags the Hub derives from the card (`tags`, `license:…`, library, datasets, languages).
+pub fn tags(card: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push_all = |v: Option<&Value>, prefix: &str| match v {
+        Some(Value::String(s)) => out.push(format!("{prefix}{s}")),
+        Some(Value::Array(a)) => out.extend(a.iter().filter_map(Value::as_str).map(|s| format!("{prefix}{s}"))),
+        _ => {}
+    };
+    push_all(card.get("library_name"), "");
+    push_all(card.get("tags"), "");
+    push_all(card.get("datasets"), "dataset:");
+    push_all(card.get("language"), "");
+    push_all(card.get("license"), "license:");
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_front_matter() {
+        let card = "---\nlicense: mit\ntags:\n- a\n- b\n---\n# Title\n";
+        let data = card_data(card).unwrap().unwrap();
+        assert_eq!(data["license"], "mit");
+        assert_eq!(tags(&data), ["a", "b", "license:mit"]);
+        assert_eq!(card_data("# no metadata").unwrap(), None);
+        assert_eq!(card_data("---\n---\ntext").unwrap(), Some(serde_json::json!({})));
+        assert!(card_data("---\n- a list\n---\n").is_err());
+        assert!(card_data("---\nkey: [unclosed\n---\n").is_err());
+    }
+
+    #[test]
+    fn validation() {
+        assert!(validate("---\nlicense: mit\n---\n").is_empty());
+        assert!(validate("no front matter").is_empty());
+        assert_eq!(validate("---\ntags: {a: 1}\n---\n").len(), 1);
+        assert_eq!(validate("---\nmodel-index: foo\n---\n").len(), 1);
+        assert_eq!(validate("---\n: : bad\n---\n").len(), 1);
+    }
+}

@@ -1,0 +1,71 @@
+//! Finding a file for download: what the resolve route serves and the metadata its HEAD reports.
+
+use super::{at_revision, AtRevision};
+use crate::hub::blocking;
+use crate::Hub;
+use gatehouse_authz::{Action, Subject};
+use gatehouse_git::{EntryKind, Oid};
+use gatehouse_store::RepoRecord;
+use gatehouse_types::{RepoPath, RepoType, Result, Revision};
+
+#[derive(Debug, Clone)]
+pub struct FileMeta {
+    pub repo: RepoRecord,
+    /// The commit the revision resolved to (`X-Repo-Commit`).
+    pub commit: String,
+    pub path: RepoPath,
+    /// Content size (the LFS object's size for LFS files).
+    pub size: u64,
+    /// Git blob id: the ETag of regular files.
+    pub blob_oid: Oid,
+    /// sha256 of LFS content: the ETag of LFS files.
+    pub lfs_oid: Option<String>,
+}
+
+impl FileMeta {
+    /// The Hub's convention: git blob sha1 for regular files, content sha256 for LFS files.
+    pub fn etag(&self) -> String {
+        self.lfs_oid.clone().unwrap_or_else(|| self.blob_oid.to_string())
+    }
+}
+
+pub enum Resolved {
+    File(FileMeta),
+    /// No file at that path; the commit is still reported so the client can cache the absence.
+    Missing {
+        commit: String,
+    },
+}
+
+pub async fn file(
+    hub: &Hub,
+    subject: &Subject,
+    t: RepoType,
+    ns: &str,
+    name: &str,
+    rev: &Revision,
+    path: &RepoPath,
+) -> Result<Resolved> {
+    let AtRevision { repo, commit } = at_revision(hub, subject, t, ns, name, rev, Action::RepoDownload).await?;
+    let git = hub.git.clone();
+    let (key, p) = (repo.storage_key.clone(), path.as_str().to_string());
+    let entry = blocking(move || Ok(git.open(&key)?.entry(commit, &p)?)).await?;
+    Ok(match entry {
+        Some(e) if e.kind == EntryKind::File => Resolved::File(FileMeta {
+            commit: commit.to_string(),
+            path: path.clone(),
+            size: e.content_size(),
+            blob_oid: e.oid,
+            lfs_oid: e.lfs.map(|p| p.oid),
+            repo,
+        }),
+        _ => Resolved::Missing { commit: commit.to_string() },
+    })
+}
+
+/// The content of a regular (git-stored) file; these are small by construction.
+pub async fn git_content(hub: &Hub, meta: &FileMeta) -> Result<Vec<u8>> {
+    let git = hub.git.clone();
+    let (key, oid) = (meta.repo.storage_key.clone(), meta.blob_oid);
+    blocking(move || Ok(git.open(&key)?.read_blob(oid)?)).await
+}

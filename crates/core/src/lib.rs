@@ -1,0 +1,16 @@
+//! Gatehouse's domain: the operations behind every route. Each operation takes the caller's
+//! [`Subject`](gatehouse_authz::Subject), asks the one decision function through [`access`], and only
+//! then touches the store, the git repositories or the blob store. Handlers stay thin: parse, call one
+//! function here, render.
+
+pub mod access;
+pub mod accounts;
+pub mod content;
+pub mod hub;
+pub mod lfs;
+pub mod repos;
+pub mod signing;
+pub mod time;
+pub mod tokens;
+
+pub use hub::{Hub, HubConfig};

@@ -1,0 +1,784 @@
+//! Every store test runs on both backends: SQLite in a temporary directory, and PostgreSQL in a fresh
+//! database created for the test at `GATEHOUSE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). An unreachable PostgreSQL fails the PostgreSQL variants:
+//! they are never skipped.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+
+use gatehouse_store::*;
+use gatehouse_types::{AccountName, ErrorCode, Millis, RepoType};
+
+mod harness {
+    use super::*;
+    use sqlx::{AnyConnection, Connection, Executor, Row};
+
+    const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+    pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}", dir.path().join("meta.db").display())
+    }
+
+    /// A PostgreSQL database of its own, so tests can run in parallel.
+    pub struct PgDb {
+        admin: AnyConnection,
+        name: String,
+        pub url: String,
+    }
+
+    impl PgDb {
+        pub async fn create() -> PgDb {
+            sqlx::any::install_default_drivers();
+            let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string());
+            let mut admin = AnyConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL at {admin_url} is unreachable ({e}); the PostgreSQL variants must run (set GATEHOUSE_TEST_POSTGRES_URL)")
+            });
+            let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
+            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            let url = with_database(&admin_url, &name);
+            PgDb { admin, name, url }
+        }
+
+        pub async fn drop(mut self) {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            self.admin.execute(sql.as_str()).await.expect("drop test database");
+            let _ = self.admin.close().await;
+        }
+    }
+
+    /// The admin URL with its database replaced by `db` (query string kept).
+    fn with_database(url: &str, db: &str) -> String {
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (url, String::new()),
+        };
+        let authority_start = base.find("://").map_or(0, |i| i + 3);
+        let prefix = match base[authority_start..].find('/') {
+            Some(slash) => &base[..authority_start + slash],
+            None => base,
+        };
+        format!("{prefix}/{db}{query}")
+    }
+
+    pub async fn on_sqlite<F, Fut>(test: F)
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::connect(&sqlite_url(&dir)).await.expect("connect sqlite");
+        assert_eq!(store.backend(), Backend::Sqlite);
+        store.migrate().await.expect("migrate sqlite");
+        test(store.clone()).await;
+        store.close().await;
+    }
+
+    pub async fn on_postgres<F, Fut>(test: F)
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let db = PgDb::create().await;
+        let store = Store::connect(&db.url).await.expect("connect postgres");
+        assert_eq!(store.backend(), Backend::Postgres);
+        store.migrate().await.expect("migrate postgres");
+        // Run the body as a task so a failing assertion still lets us drop the database.
+        let outcome = tokio::spawn(test(store.clone())).await;
+        store.close().await;
+        db.drop().await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
+    /// `(table, column)` for every application table, read from the catalog of either backend.
+    pub async fn schema(url: &str) -> BTreeSet<(String, String)> {
+        sqlx::any::install_default_drivers();
+        let mut conn = AnyConnection::connect(url).await.expect("connect for schema");
+        let sql = if url.starts_with("sqlite:") {
+            "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table'"
+        } else {
+            "SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns \
+             WHERE table_schema = 'public'"
+        };
+        let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect("read schema");
+        let _ = conn.close().await;
+        rows.iter()
+            .map(|r| (r.get::<String, _>("table_name"), r.get::<String, _>("column_name")))
+            .filter(|(t, _)| !t.starts_with("sqlite_") && !t.starts_with("_sqlx"))
+            .collect()
+    }
+
+    pub async fn sqlite_journal_mode(url: &str) -> String {
+        let mut conn = AnyConnection::connect(url).await.expect("connect");
+        let row = sqlx::query("PRAGMA journal_mode").fetch_one(&mut conn).await.expect("pragma");
+        row.get::<String, _>(0)
+    }
+}
+
+/// `both!(name)` runs `async fn name(store: Store)` as `name::sqlite` and `name::postgres`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::harness::on_sqlite(super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::harness::on_postgres(super::$name).await
+            }
+        }
+    )*};
+}
+
+both!(
+    connection_basics,
+    users_and_orgs,
+    memberships,
+    tokens,
+    repo_create_and_lookup,
+    repo_move,
+    repo_delete_cascades_lfs_links,
+    repo_visibility_and_touch,
+    list_repos_author_search_sort_paging,
+    list_repos_equals_point_checks,
+    lfs_links,
+    concurrent_writes,
+);
+
+// ---------------------------------------------------------------------------------------------------
+// Fixtures
+
+fn name(s: &str) -> AccountName {
+    AccountName::parse(s).expect("valid name")
+}
+
+async fn user(store: &Store, n: &str) -> Account {
+    let u = NewUser {
+        name: name(n),
+        fullname: format!("{n} Full"),
+        email: format!("{n}@example.com"),
+        password_hash: None,
+        site_admin: false,
+    };
+    store.create_user(u, 1_000).await.expect("create user")
+}
+
+async fn org(store: &Store, n: &str) -> Account {
+    store.create_org(NewOrg { name: name(n), fullname: format!("{n} Inc") }, 1_000).await.expect("create org")
+}
+
+fn new_repo(t: RepoType, owner: &Account, n: &str, private: bool) -> NewRepo {
+    NewRepo {
+        repo_type: t,
+        owner_id: owner.id,
+        name: n.to_string(),
+        private,
+        created_by: Some(owner.id),
+        storage_key: format!("key-{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
+async fn repo(store: &Store, t: RepoType, owner: &Account, n: &str, private: bool, now: Millis) -> RepoRecord {
+    store.create_repo(new_repo(t, owner, n, private), now).await.expect("create repo")
+}
+
+fn query(filter: RepoFilter) -> RepoQuery {
+    RepoQuery {
+        repo_type: RepoType::Model,
+        filter,
+        author: None,
+        search: None,
+        sort: RepoSort::Name,
+        offset: 0,
+        limit: 1000,
+    }
+}
+
+fn everything() -> RepoFilter {
+    RepoFilter { all: true, private_owners: vec![] }
+}
+
+fn public_only() -> RepoFilter {
+    RepoFilter { all: false, private_owners: vec![] }
+}
+
+fn assert_conflict<T: std::fmt::Debug>(r: StoreResult<T>, needle: &str) {
+    match r {
+        Err(StoreError::Conflict(msg)) => assert!(msg.contains(needle), "conflict message {msg:?} lacks {needle:?}"),
+        other => panic!("expected a conflict mentioning {needle:?}, got {other:?}"),
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(r: StoreResult<T>) {
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "expected NotFound, got {r:?}");
+}
+
+fn names(repos: &[RepoRecord]) -> Vec<String> {
+    repos.iter().map(|r| format!("{}/{}", r.owner_name, r.name)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tests
+
+async fn connection_basics(store: Store) {
+    store.ping().await.expect("ping");
+    // Migrations are recorded: running them again is a no-op.
+    store.migrate().await.expect("second migrate");
+    store.ping().await.expect("ping after migrate");
+}
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested").join("meta.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::connect(&url).await.expect("connect creates the file");
+    store.migrate().await.expect("migrate");
+    assert!(path.exists());
+    assert_eq!(harness::sqlite_journal_mode(&url).await, "wal");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_keeps_its_data() {
+    let store = Store::connect("sqlite::memory:").await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let a = user(&store, "alice").await;
+    assert_eq!(store.account_by_id(a.id).await.expect("lookup").map(|x| x.name), Some("alice".into()));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    assert!(Store::connect("mysql://root@localhost/db").await.is_err());
+}
+
+#[tokio::test]
+async fn schema_is_the_same_on_both_backends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite_url = harness::sqlite_url(&dir);
+    let sqlite = Store::connect(&sqlite_url).await.expect("connect sqlite");
+    sqlite.migrate().await.expect("migrate sqlite");
+    sqlite.close().await;
+
+    let pg = harness::PgDb::create().await;
+    let store = Store::connect(&pg.url).await.expect("connect postgres");
+    store.migrate().await.expect("migrate postgres");
+    store.close().await;
+    let pg_schema = harness::schema(&pg.url).await;
+    pg.drop().await;
+
+    let sqlite_schema = harness::schema(&sqlite_url).await;
+    assert!(sqlite_schema.contains(&("repos".to_string(), "storage_key".to_string())), "{sqlite_schema:?}");
+    assert!(sqlite_schema.contains(&("tokens".to_string(), "scopes".to_string())), "{sqlite_schema:?}");
+    assert_eq!(sqlite_schema, pg_schema);
+}
+
+#[test]
+fn store_errors_map_to_domain_codes() {
+    let e: gatehouse_types::Error = StoreError::Conflict("taken".into()).into();
+    assert_eq!((e.code, e.message.as_str()), (ErrorCode::Conflict, "taken"));
+    let e: gatehouse_types::Error = StoreError::NotFound("x".into()).into();
+    assert_eq!(e.code, ErrorCode::NotFound);
+    let e: gatehouse_types::Error = StoreError::Corrupt("bad row".into()).into();
+    assert_eq!(e.code, ErrorCode::Internal);
+}
+
+async fn users_and_orgs(store: Store) {
+    let alice = store
+        .create_user(
+            NewUser {
+                name: name("Alice"),
+                fullname: "Alice A.".into(),
+                email: "Alice@Example.com".into(),
+                password_hash: Some("h1".into()),
+                site_admin: true,
+            },
+            42,
+        )
+        .await
+        .expect("create alice");
+    assert_eq!(alice.kind, AccountKind::User);
+    assert_eq!(alice.name, "Alice");
+    assert_eq!(alice.email.as_deref(), Some("Alice@Example.com"));
+    assert!(alice.site_admin);
+    assert_eq!(alice.created_at, 42);
+
+    for spelling in ["alice", "ALICE", "Alice"] {
+        assert_eq!(store.account_by_name(spelling).await.expect("by name").as_ref(), Some(&alice), "{spelling}");
+    }
+    assert_eq!(store.account_by_id(alice.id).await.expect("by id").as_ref(), Some(&alice));
+    assert_eq!(store.account_by_name("nobody").await.expect("by name"), None);
+    assert_eq!(store.account_by_id(alice.id + 1000).await.expect("by id"), None);
+
+    // Users and orgs share one case-insensitive namespace; emails are unique case-insensitively.
+    let dup = |n: &str, email: &str| NewUser {
+        name: name(n),
+        fullname: String::new(),
+        email: email.into(),
+        password_hash: None,
+        site_admin: false,
+    };
+    assert_conflict(store.create_user(dup("alice", "other@example.com"), 1).await, "name");
+    assert_conflict(store.create_org(NewOrg { name: name("ALICE"), fullname: String::new() }, 1).await, "name");
+    assert_conflict(store.create_user(dup("bob", "alice@EXAMPLE.com"), 1).await, "email");
+
+    let acme = org(&store, "Acme").await;
+    assert_eq!(acme.kind, AccountKind::Org);
+    assert_eq!((acme.email.clone(), acme.password_hash.clone(), acme.site_admin), (None, None, false));
+    assert_eq!(store.account_by_name("acme").await.expect("by name"), Some(acme.clone()));
+    assert_conflict(store.create_user(dup("ACME", "acme@example.com"), 1).await, "name");
+    assert_conflict(store.create_org(NewOrg { name: name("acme"), fullname: String::new() }, 1).await, "name");
+    // A second org has no email: NULL emails never collide.
+    org(&store, "umbrella").await;
+
+    let bob = user(&store, "bob").await;
+    assert!(!bob.site_admin);
+    assert_eq!(bob.password_hash, None);
+
+    store.set_password_hash(alice.id, "h2").await.expect("set hash");
+    let reread = store.account_by_id(alice.id).await.expect("by id").expect("exists");
+    assert_eq!(reread.password_hash.as_deref(), Some("h2"));
+    assert_not_found(store.set_password_hash(acme.id, "h").await);
+    assert_not_found(store.set_password_hash(alice.id + 1000, "h").await);
+}
+
+async fn memberships(store: Store) {
+    let zeta = org(&store, "zeta").await;
+    let beta = org(&store, "Beta").await;
+    let carol = user(&store, "carol").await;
+    let alice = user(&store, "Alice").await;
+    let bob = user(&store, "bob").await;
+
+    store.set_membership(zeta.id, bob.id, OrgRole::Write, 5).await.expect("add bob");
+    store.set_membership(zeta.id, alice.id, OrgRole::Read, 5).await.expect("add alice");
+    store.set_membership(zeta.id, alice.id, OrgRole::Admin, 6).await.expect("upsert alice");
+    store.set_membership(beta.id, alice.id, OrgRole::Contributor, 7).await.expect("add alice to beta");
+
+    let members = store.members_of_org(zeta.id).await.expect("members");
+    let summary: Vec<(&str, OrgRole)> = members.iter().map(|(a, r)| (a.name.as_str(), *r)).collect();
+    assert_eq!(summary, vec![("Alice", OrgRole::Admin), ("bob", OrgRole::Write)]);
+    assert_eq!(members[0].0, alice);
+
+    let orgs = store.memberships_of_user(alice.id).await.expect("orgs");
+    let summary: Vec<(&str, OrgRole)> = orgs.iter().map(|(a, r)| (a.name.as_str(), *r)).collect();
+    assert_eq!(summary, vec![("Beta", OrgRole::Contributor), ("zeta", OrgRole::Admin)]);
+    assert!(store.memberships_of_user(carol.id).await.expect("none").is_empty());
+
+    assert!(store.remove_membership(zeta.id, bob.id).await.expect("remove"));
+    assert!(!store.remove_membership(zeta.id, bob.id).await.expect("remove again"));
+    assert_eq!(store.members_of_org(zeta.id).await.expect("members").len(), 1);
+
+    // Only a user can join, only an org can be joined, and both must exist.
+    assert_not_found(store.set_membership(alice.id, bob.id, OrgRole::Read, 8).await);
+    assert_not_found(store.set_membership(zeta.id, beta.id, OrgRole::Read, 8).await);
+    assert_not_found(store.set_membership(zeta.id, 999_999, OrgRole::Read, 8).await);
+    assert_not_found(store.set_membership(999_999, bob.id, OrgRole::Read, 8).await);
+}
+
+async fn tokens(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let acme = org(&store, "acme").await;
+    let new = |user_id, n: &str, role, hash: &str| NewToken { user_id, name: n.into(), role, secret_hash: hash.into() };
+
+    let t1 = store.create_token(new(alice.id, "laptop", TokenRole::Read, "aa11"), 100).await.expect("t1");
+    let t2 = store.create_token(new(alice.id, "ci", TokenRole::Write, "bb22"), 200).await.expect("t2");
+    let t3 = store.create_token(new(alice.id, "same-time", TokenRole::Read, "cc33"), 200).await.expect("t3");
+    store.create_token(new(bob.id, "bob", TokenRole::Write, "dd44"), 300).await.expect("bob's");
+    assert_eq!((t1.user_id, t1.name.as_str(), t1.role, t1.created_at), (alice.id, "laptop", TokenRole::Read, 100));
+    assert_eq!((t1.last_used_at, t1.revoked_at), (None, None));
+
+    assert_eq!(store.token_by_hash("aa11").await.expect("by hash"), Some(t1.clone()));
+    assert_eq!(store.token_by_hash("bb22").await.expect("by hash"), Some(t2.clone()));
+    assert_eq!(store.token_by_hash("nope").await.expect("by hash"), None);
+
+    assert_conflict(store.create_token(new(bob.id, "dup", TokenRole::Read, "aa11"), 400).await, "token");
+    assert_not_found(store.create_token(new(acme.id, "org", TokenRole::Read, "ee55"), 400).await);
+    assert_not_found(store.create_token(new(999_999, "ghost", TokenRole::Read, "ff66"), 400).await);
+
+    store.touch_token(t1.id, 500).await.expect("touch");
+    assert_eq!(store.token_by_hash("aa11").await.expect("by hash").and_then(|t| t.last_used_at), Some(500));
+    assert_not_found(store.touch_token(999_999, 500).await);
+
+    assert!(store.revoke_token(t1.id, 600).await.expect("revoke"));
+    assert!(!store.revoke_token(t1.id, 700).await.expect("revoke again"));
+    assert!(!store.revoke_token(999_999, 700).await.expect("revoke unknown"));
+    let revoked = store.token_by_hash("aa11").await.expect("by hash").expect("still returned");
+    assert_eq!(revoked.revoked_at, Some(600));
+
+    let listed = store.tokens_of_user(alice.id).await.expect("list");
+    let ids: Vec<i64> = listed.iter().map(|t| t.id).collect();
+    assert_eq!(ids, vec![t3.id, t2.id, t1.id], "newest first, ties by id");
+    assert_eq!(listed[2], revoked);
+    assert!(store.tokens_of_user(acme.id).await.expect("none").is_empty());
+}
+
+async fn repo_create_and_lookup(store: Store) {
+    let alice = user(&store, "Alice").await;
+    let acme = org(&store, "acme").await;
+
+    let demo = repo(&store, RepoType::Model, &alice, "Demo", false, 10).await;
+    assert_eq!(demo.repo_type, RepoType::Model);
+    assert_eq!((demo.owner_id, demo.owner_name.as_str(), demo.owner_is_org), (alice.id, "Alice", false));
+    assert_eq!((demo.name.as_str(), demo.private, demo.created_by), ("Demo", false, Some(alice.id)));
+    assert_eq!((demo.created_at, demo.updated_at), (10, 10));
+
+    assert_conflict(store.create_repo(new_repo(RepoType::Model, &alice, "demo", true), 11).await, "already exists");
+    assert_conflict(store.create_repo(new_repo(RepoType::Model, &alice, "DEMO", true), 11).await, "already exists");
+    // Same name, other type or other owner: fine.
+    let ds = repo(&store, RepoType::Dataset, &alice, "demo", true, 12).await;
+    let org_demo = store
+        .create_repo(NewRepo { created_by: Some(alice.id), ..new_repo(RepoType::Model, &acme, "demo", true) }, 13)
+        .await
+        .expect("org repo");
+    assert!(org_demo.owner_is_org);
+    assert_eq!(org_demo.created_by, Some(alice.id));
+
+    let mut same_key = new_repo(RepoType::Space, &alice, "space", false);
+    same_key.storage_key = demo.storage_key.clone();
+    assert_conflict(store.create_repo(same_key, 14).await, "storage key");
+    let mut ghost_owner = new_repo(RepoType::Model, &alice, "ghost", false);
+    ghost_owner.owner_id = 999_999;
+    assert_not_found(store.create_repo(ghost_owner, 14).await);
+
+    assert_eq!(store.repo_by_name(RepoType::Model, "ALICE", "dEmO").await.expect("by name"), Some(demo.clone()));
+    assert_eq!(store.repo_by_name(RepoType::Dataset, "alice", "demo").await.expect("by name"), Some(ds.clone()));
+    assert_eq!(store.repo_by_name(RepoType::Space, "alice", "demo").await.expect("by name"), None);
+    assert_eq!(store.repo_by_name(RepoType::Model, "acme", "demo").await.expect("by name"), Some(org_demo.clone()));
+    assert_eq!(store.repo_by_name(RepoType::Model, "bob", "demo").await.expect("by name"), None);
+    assert_eq!(store.repo_by_id(demo.id).await.expect("by id"), Some(demo.clone()));
+    assert_eq!(store.repo_by_id(999_999).await.expect("by id"), None);
+
+    let keys: BTreeSet<String> = store.storage_keys().await.expect("keys").into_iter().collect();
+    let expected: BTreeSet<String> = [&demo, &ds, &org_demo].iter().map(|r| r.storage_key.clone()).collect();
+    assert_eq!(keys, expected);
+}
+
+async fn repo_move(store: Store) {
+    let alice = user(&store, "alice").await;
+    let acme = org(&store, "acme").await;
+    let demo = repo(&store, RepoType::Model, &alice, "demo", false, 10).await;
+    let other = repo(&store, RepoType::Model, &acme, "Taken", false, 10).await;
+    repo(&store, RepoType::Dataset, &acme, "new", false, 10).await;
+
+    // A change of case only is a valid move onto itself.
+    let renamed = store.move_repo(demo.id, alice.id, "DEMO", 20).await.expect("rename");
+    assert_eq!((renamed.name.as_str(), renamed.updated_at), ("DEMO", 20));
+
+    assert_conflict(store.move_repo(demo.id, acme.id, "taken", 30).await, "already exists");
+    assert_eq!(store.repo_by_id(demo.id).await.expect("by id").map(|r| r.owner_id), Some(alice.id), "unchanged");
+
+    // The dataset acme/new does not block the model acme/new.
+    let moved = store.move_repo(demo.id, acme.id, "new", 40).await.expect("move");
+    assert_eq!(
+        (moved.id, moved.owner_id, moved.owner_name.as_str(), moved.owner_is_org),
+        (demo.id, acme.id, "acme", true)
+    );
+    assert_eq!((moved.name.as_str(), moved.updated_at, moved.created_at), ("new", 40, 10));
+    assert_eq!((moved.storage_key.as_str(), moved.created_by), (demo.storage_key.as_str(), Some(alice.id)));
+    assert_eq!(store.repo_by_name(RepoType::Model, "acme", "NEW").await.expect("by name"), Some(moved.clone()));
+    assert_eq!(store.repo_by_name(RepoType::Model, "alice", "demo").await.expect("by name"), None);
+
+    assert_not_found(store.move_repo(999_999, acme.id, "x", 50).await);
+    assert_not_found(store.move_repo(other.id, 999_999, "x", 50).await);
+}
+
+async fn repo_delete_cascades_lfs_links(store: Store) {
+    let alice = user(&store, "alice").await;
+    let a = repo(&store, RepoType::Model, &alice, "a", false, 10).await;
+    let b = repo(&store, RepoType::Model, &alice, "b", false, 10).await;
+    store.link_lfs_object(a.id, "shared", 5, 11).await.expect("link");
+    store.link_lfs_object(a.id, "only-a", 6, 11).await.expect("link");
+    store.link_lfs_object(b.id, "shared", 5, 12).await.expect("link");
+
+    assert!(store.delete_repo(a.id).await.expect("delete"));
+    assert!(!store.delete_repo(a.id).await.expect("delete again"));
+    assert_eq!(store.repo_by_id(a.id).await.expect("by id"), None);
+    assert_eq!(store.repo_lfs_object(a.id, "only-a").await.expect("lookup"), None);
+    assert!(!store.lfs_object_referenced("only-a").await.expect("referenced"));
+    assert!(store.lfs_object_referenced("shared").await.expect("referenced"));
+    assert!(store.list_lfs_objects(a.id, 0, 100).await.expect("list").is_empty());
+
+    // The name is free again.
+    let again = repo(&store, RepoType::Model, &alice, "a", false, 20).await;
+    assert_ne!(again.id, a.id, "ids are not reused");
+    assert!(store.repo_lfs_object(again.id, "only-a").await.expect("lookup").is_none());
+}
+
+async fn repo_visibility_and_touch(store: Store) {
+    let alice = user(&store, "alice").await;
+    let r = repo(&store, RepoType::Model, &alice, "r", false, 10).await;
+
+    store.set_private(r.id, true, 20).await.expect("private");
+    let got = store.repo_by_id(r.id).await.expect("by id").expect("exists");
+    assert_eq!((got.private, got.updated_at, got.created_at), (true, 20, 10));
+    store.set_private(r.id, false, 30).await.expect("public");
+    assert_eq!(store.repo_by_id(r.id).await.expect("by id").map(|r| r.private), Some(false));
+
+    store.touch_repo(r.id, 40).await.expect("touch");
+    let got = store.repo_by_id(r.id).await.expect("by id").expect("exists");
+    assert_eq!((got.updated_at, got.created_at, got.private), (40, 10, false));
+
+    assert_not_found(store.set_private(999_999, true, 50).await);
+    assert_not_found(store.touch_repo(999_999, 50).await);
+}
+
+async fn list_repos_author_search_sort_paging(store: Store) {
+    let alice = user(&store, "Alice").await;
+    let bob = user(&store, "bob").await;
+    let acme = org(&store, "acme").await;
+    let a_b = repo(&store, RepoType::Model, &alice, "a_b", false, 30).await;
+    let axb = repo(&store, RepoType::Model, &alice, "AXB", false, 10).await;
+    let pct = repo(&store, RepoType::Model, &bob, "zz", true, 20).await;
+    let org_r = repo(&store, RepoType::Model, &acme, "m-1", false, 20).await;
+    repo(&store, RepoType::Dataset, &alice, "a_b", false, 40).await;
+    store.touch_repo(axb.id, 50).await.expect("touch");
+
+    let list = |q: RepoQuery| {
+        let store = store.clone();
+        async move { names(&store.list_repos(&q).await.expect("list")) }
+    };
+
+    // Filters.
+    assert_eq!(list(query(public_only())).await, ["Alice/a_b", "Alice/AXB", "acme/m-1"]);
+    assert_eq!(list(query(everything())).await, ["Alice/a_b", "Alice/AXB", "acme/m-1", "bob/zz"]);
+    let bobs = RepoFilter { all: false, private_owners: vec![bob.id] };
+    assert_eq!(list(query(bobs.clone())).await, ["Alice/a_b", "Alice/AXB", "acme/m-1", "bob/zz"]);
+    let others = RepoFilter { all: false, private_owners: vec![alice.id, acme.id] };
+    assert_eq!(list(query(others)).await, ["Alice/a_b", "Alice/AXB", "acme/m-1"]);
+
+    // Author: case-insensitive exact owner name.
+    let by = |author: &str| RepoQuery { author: Some(author.into()), ..query(everything()) };
+    assert_eq!(list(by("alice")).await, ["Alice/a_b", "Alice/AXB"]);
+    assert_eq!(list(by("BOB")).await, ["bob/zz"]);
+    assert!(list(by("ali")).await.is_empty());
+    assert!(list(RepoQuery { author: Some("bob".into()), ..query(public_only()) }).await.is_empty());
+
+    // Search: case-insensitive substring of owner/name, wildcards literal.
+    let find = |s: &str| RepoQuery { search: Some(s.into()), ..query(everything()) };
+    assert_eq!(list(find("a_b")).await, ["Alice/a_b"]);
+    assert_eq!(list(find("_")).await, ["Alice/a_b"]);
+    assert_eq!(list(find("A_B")).await, ["Alice/a_b"]);
+    assert_eq!(list(find("axb")).await, ["Alice/AXB"]);
+    assert!(list(find("%")).await.is_empty());
+    assert!(list(find("a%b")).await.is_empty());
+    assert!(list(find("\\")).await.is_empty());
+    assert_eq!(list(find("e/a")).await, ["Alice/a_b", "Alice/AXB"], "spans the slash");
+    assert_eq!(list(find("/M-")).await, ["acme/m-1"]);
+    assert_eq!(list(find("")).await.len(), 4);
+    assert_eq!(
+        list(RepoQuery { search: Some("b".into()), author: Some("alice".into()), ..query(everything()) }).await,
+        ["Alice/a_b", "Alice/AXB"]
+    );
+
+    // Sorts: dates descending, ties by id descending; names ascending.
+    let sorted = |sort| RepoQuery { sort, ..query(everything()) };
+    assert_eq!(list(sorted(RepoSort::LastModified)).await, ["Alice/AXB", "Alice/a_b", "acme/m-1", "bob/zz"]);
+    assert_eq!(list(sorted(RepoSort::CreatedAt)).await, ["Alice/a_b", "acme/m-1", "bob/zz", "Alice/AXB"]);
+    assert_eq!(list(sorted(RepoSort::Name)).await, ["Alice/a_b", "Alice/AXB", "acme/m-1", "bob/zz"]);
+    assert!(pct.id < org_r.id && a_b.id < axb.id);
+
+    // Paging.
+    let page = |offset, limit| RepoQuery { offset, limit, ..sorted(RepoSort::LastModified) };
+    assert_eq!(list(page(0, 2)).await, ["Alice/AXB", "Alice/a_b"]);
+    assert_eq!(list(page(2, 2)).await, ["acme/m-1", "bob/zz"]);
+    assert_eq!(list(page(3, 10)).await, ["bob/zz"]);
+    assert!(list(page(4, 10)).await.is_empty());
+    assert!(list(page(0, 0)).await.is_empty());
+    assert!(list(page(u64::MAX, 10)).await.is_empty());
+
+    // Other types are separate listings.
+    assert_eq!(list(RepoQuery { repo_type: RepoType::Dataset, ..query(everything()) }).await, ["Alice/a_b"]);
+    assert!(list(RepoQuery { repo_type: RepoType::Space, ..query(everything()) }).await.is_empty());
+}
+
+/// A small deterministic generator (xorshift64*), so a failure can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// The listing is exactly the repositories `RepoFilter::admits` accepts (and author/search select),
+/// in the documented order, and paging through it yields the same sequence.
+async fn list_repos_equals_point_checks(store: Store) {
+    let seed = std::env::var("GATEHOUSE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0 | 1);
+    let mut rng = Rng(seed);
+
+    let mut owners = Vec::new();
+    for n in ["User0", "user1", "USER2"] {
+        owners.push(user(&store, n).await);
+    }
+    for n in ["Org0", "org1"] {
+        owners.push(org(&store, n).await);
+    }
+    let mut all = Vec::new();
+    let letters = ['a', 'B', '_', 'x', '-', '.'];
+    for _ in 0..60 {
+        let owner = rng.pick(&owners).clone();
+        let t = if rng.chance(4) { RepoType::Dataset } else { RepoType::Model };
+        let len = 1 + rng.below(3);
+        let n: String = (0..len).map(|_| *rng.pick(&letters)).collect();
+        let created = rng.below(8) as Millis;
+        // A creator other than the owner, so a filter keyed on the wrong column would show.
+        let created_by = if rng.chance(4) { None } else { Some(rng.pick(&owners).id) };
+        let new = NewRepo { created_by, ..new_repo(t, &owner, &n, rng.chance(2)) };
+        match store.create_repo(new, created).await {
+            Ok(r) => {
+                if rng.chance(2) {
+                    store.touch_repo(r.id, rng.below(8) as Millis).await.expect("touch");
+                }
+                all.push(store.repo_by_id(r.id).await.expect("by id").expect("exists"));
+            }
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("create failed: {e}"),
+        }
+    }
+    let ids: Vec<AccountId> = owners.iter().map(|o| o.id).collect();
+
+    for round in 0..40 {
+        let mut private_owners: Vec<AccountId> = ids.iter().copied().filter(|_| rng.chance(3)).collect();
+        if rng.chance(4) {
+            private_owners.push(999_999);
+        }
+        let filter = RepoFilter { all: rng.chance(6), private_owners };
+        let author = if rng.chance(3) {
+            let o = rng.pick(&owners).name.clone();
+            Some(if rng.chance(2) { o.to_ascii_uppercase() } else { o })
+        } else {
+            None
+        };
+        let search = if rng.chance(3) {
+            let r = rng.pick(&all);
+            let full = format!("{}/{}", r.owner_name, r.name).to_ascii_uppercase();
+            let start = rng.below(full.len());
+            let end = (start + 1 + rng.below(3)).min(full.len());
+            Some(full[start..end].to_string())
+        } else if rng.chance(10) {
+            Some(rng.pick(&["%", "_", "a_", "%_"]).to_string())
+        } else {
+            None
+        };
+        let sort = *rng.pick(&[RepoSort::LastModified, RepoSort::CreatedAt, RepoSort::Name]);
+        let repo_type = if rng.chance(3) { RepoType::Dataset } else { RepoType::Model };
+        let q = RepoQuery { repo_type, filter: filter.clone(), author, search, sort, offset: 0, limit: 10_000 };
+
+        let mut expected: Vec<&RepoRecord> = all
+            .iter()
+            .filter(|r| r.repo_type == repo_type && filter.admits(r.owner_id, r.private))
+            .filter(|r| q.author.as_ref().is_none_or(|a| a.eq_ignore_ascii_case(&r.owner_name)))
+            .filter(|r| {
+                q.search.as_ref().is_none_or(|s| {
+                    format!("{}/{}", r.owner_name, r.name).to_ascii_lowercase().contains(&s.to_ascii_lowercase())
+                })
+            })
+            .collect();
+        expected.sort_by(|a, b| match sort {
+            RepoSort::LastModified => b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)),
+            RepoSort::CreatedAt => b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)),
+            RepoSort::Name => a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()).then(a.id.cmp(&b.id)),
+        });
+        let expected: Vec<RepoRecord> = expected.into_iter().cloned().collect();
+
+        let got = store.list_repos(&q).await.expect("list");
+        assert_eq!(got, expected, "seed {seed}, round {round}, query {q:?}");
+
+        let page_size = 1 + rng.below(7) as u32;
+        let mut paged = Vec::new();
+        loop {
+            let page = store
+                .list_repos(&RepoQuery { offset: paged.len() as u64, limit: page_size, ..q.clone() })
+                .await
+                .expect("page");
+            assert!(page.len() <= page_size as usize);
+            let done = page.len() < page_size as usize;
+            paged.extend(page);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(paged, expected, "paging, seed {seed}, round {round}, page size {page_size}");
+    }
+}
+
+async fn lfs_links(store: Store) {
+    let alice = user(&store, "alice").await;
+    let r = repo(&store, RepoType::Model, &alice, "r", false, 10).await;
+    let s = repo(&store, RepoType::Model, &alice, "s", false, 10).await;
+
+    store.link_lfs_object(r.id, "oid-b", 200, 100).await.expect("link");
+    store.link_lfs_object(r.id, "oid-a", 100, 100).await.expect("link");
+    store.link_lfs_object(r.id, "oid-c", 300, 300).await.expect("link");
+    // Idempotent, and the first push wins.
+    store.link_lfs_object(r.id, "oid-a", 999, 500).await.expect("relink");
+    store.link_lfs_object(r.id, "big", u64::from(u32::MAX) * 4, 50).await.expect("big");
+
+    let rec = |oid: &str, size, pushed_at| LfsObjectRecord { oid: oid.into(), size, pushed_at };
+    assert_eq!(store.repo_lfs_object(r.id, "oid-a").await.expect("get"), Some(rec("oid-a", 100, 100)));
+    assert_eq!(store.repo_lfs_object(r.id, "big").await.expect("get").map(|o| o.size), Some(u64::from(u32::MAX) * 4));
+    assert_eq!(store.repo_lfs_object(s.id, "oid-a").await.expect("get"), None);
+    assert_eq!(store.repo_lfs_object(r.id, "nope").await.expect("get"), None);
+
+    let all = store.list_lfs_objects(r.id, 0, 100).await.expect("list");
+    let oids: Vec<&str> = all.iter().map(|o| o.oid.as_str()).collect();
+    assert_eq!(oids, ["oid-c", "oid-a", "oid-b", "big"], "newest first, ties by oid");
+    assert_eq!(store.list_lfs_objects(r.id, 1, 2).await.expect("page"), all[1..3].to_vec());
+    assert!(store.list_lfs_objects(r.id, 4, 2).await.expect("past the end").is_empty());
+    assert!(store.list_lfs_objects(r.id, 0, 0).await.expect("zero limit").is_empty());
+    assert!(store.list_lfs_objects(s.id, 0, 10).await.expect("empty").is_empty());
+
+    assert!(store.lfs_object_referenced("oid-b").await.expect("referenced"));
+    store.link_lfs_object(s.id, "oid-b", 200, 600).await.expect("link to s");
+    assert!(store.unlink_lfs_object(r.id, "oid-b").await.expect("unlink"));
+    assert!(!store.unlink_lfs_object(r.id, "oid-b").await.expect("unlink again"));
+    assert!(store.lfs_object_referenced("oid-b").await.expect("still referenced by s"));
+    assert!(store.unlink_lfs_object(s.id, "oid-b").await.expect("unlink from s"));
+    assert!(!store.lfs_object_referenced("oid-b").await.expect("unreferenced"));
+    assert!(!store.lfs_object_referenced("never").await.expect("unknown"));
+
+    assert_not_found(store.link_lfs_object(999_999, "oid", 1, 1).await);
+}
+
+/// Many writers at once: on SQLite, WAL plus `busy_timeout` must absorb the contention (no "database is
+/// locked"), and every pooled connection must enforce foreign keys.
+async fn concurrent_writes(store: Store) {
+    let alice = user(&store, "alice").await;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let store = store.clone();
+        let alice = alice.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = repo(&store, RepoType::Model, &alice, &format!("r{i}"), i % 2 == 0, i).await;
+            store.link_lfs_object(r.id, &format!("oid{i}"), 1, i).await.expect("link");
+            store.touch_repo(r.id, 100 + i).await.expect("touch");
+            assert_not_found(store.link_lfs_object(r.id + 10_000, "orphan", 1, i).await);
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let all = store.list_repos(&RepoQuery { limit: 100, ..query(everything()) }).await.expect("list");
+    assert_eq!(all.len(), 32);
+    assert!(!store.lfs_object_referenced("orphan").await.expect("referenced"));
+}
