@@ -1,0 +1,166 @@
+//! The one typed configuration: defaults, then a TOML file, then `GATEHOUSE_*` variables, then flags.
+//! Passed down explicitly; never a global. Secrets are redacted in `Debug`.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `sqlite://…` (default: a file in the data directory) or `postgres://…`.
+    pub database_url: String,
+    /// `file:///…` (default: `blobs/` in the data directory) or `s3://bucket/prefix`.
+    pub storage_url: String,
+    pub public_url: Option<String>,
+    pub max_commit_bytes: u64,
+    pub lfs_multipart_threshold: u64,
+    pub lfs_multipart_chunk_size: u64,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Where the key for signed URLs lives (generated on first start when missing).
+    pub signing_key_file: PathBuf,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("storage_url", &self.storage_url)
+            .field("public_url", &self.public_url)
+            .field("max_commit_bytes", &self.max_commit_bytes)
+            .field("log_format", &self.log_format)
+            .field("signing_key_file", &self.signing_key_file)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Keys of the TOML file; every one can also be set as `GATEHOUSE_<KEY IN UPPER CASE>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    storage_url: Option<String>,
+    public_url: Option<String>,
+    max_commit_bytes: Option<u64>,
+    lfs_multipart_threshold: Option<u64>,
+    lfs_multipart_chunk_size: Option<u64>,
+    log_format: Option<String>,
+    signing_key_file: Option<PathBuf>,
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub config: Option<PathBuf>,
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(format!("GATEHOUSE_{key}")).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    pub fn load(flags: &Flags) -> anyhow::Result<Config> {
+        let file_path = flags.config.clone().or_else(|| env("CONFIG").map(PathBuf::from));
+        let file: FileConfig = match &file_path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let pick = |flag: Option<String>, key: &str, file: Option<String>| flag.or_else(|| env(key)).or(file);
+        let num = |key: &str, file: Option<u64>, default: u64| -> anyhow::Result<u64> {
+            match env(key) {
+                Some(v) => v.parse().with_context(|| format!("GATEHOUSE_{key} must be a number")),
+                None => Ok(file.unwrap_or(default)),
+            }
+        };
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or_else(|| env("DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let listen = pick(flags.listen.clone(), "LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen.parse().with_context(|| format!("invalid listen address {listen:?}"))?;
+        let database_url = pick(None, "DATABASE_URL", file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", absolute(&data_dir.join("gatehouse.db")).display()));
+        let storage_url = pick(None, "STORAGE_URL", file.storage_url)
+            .unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
+        let log_format = pick(None, "LOG_FORMAT", file.log_format).unwrap_or_else(|| "text".into());
+        if log_format != "text" && log_format != "json" {
+            bail!("log_format must be text or json");
+        }
+        let signing_key_file = pick(None, "SIGNING_KEY_FILE", file.signing_key_file.map(|p| p.display().to_string()))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("signing.key"));
+        Ok(Config {
+            public_url: pick(None, "PUBLIC_URL", file.public_url).map(|u| u.trim_end_matches('/').to_string()),
+            max_commit_bytes: num("MAX_COMMIT_BYTES", file.max_commit_bytes, 64 << 30)?,
+            lfs_multipart_threshold: num("LFS_MULTIPART_THRESHOLD", file.lfs_multipart_threshold, 512 << 20)?,
+            lfs_multipart_chunk_size: num("LFS_MULTIPART_CHUNK_SIZE", file.lfs_multipart_chunk_size, 64 << 20)?
+                .max(5 << 20),
+            data_dir,
+            listen,
+            database_url,
+            storage_url,
+            log_format,
+            signing_key_file,
+        })
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact_url("sqlite:///x"), "sqlite:///x");
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:9999\"\ndata_dir = \"/srv/gh\"\n").unwrap();
+        let c = Config::load(&Flags { config: Some(f.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.data_dir, PathBuf::from("/srv/gh"));
+        assert!(c.database_url.starts_with("sqlite:///srv/gh/"));
+        let c =
+            Config::load(&Flags { config: Some(f), listen: Some("127.0.0.1:1".into()), ..Default::default() }).unwrap();
+        assert_eq!(c.listen.port(), 1);
+        std::fs::write(dir.path().join("bad.toml"), "nope = 1").unwrap();
+        assert!(Config::load(&Flags { config: Some(dir.path().join("bad.toml")), ..Default::default() }).is_err());
+    }
+}

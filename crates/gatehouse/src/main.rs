@@ -1,0 +1,161 @@
+//! The `gatehouse` binary: the server and the operator commands. It wires configuration into the
+//! domain and the HTTP layer; nothing else lives here.
+
+mod config;
+mod server;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{Config, Flags};
+use gatehouse_authz::{OrgRole, TokenRole};
+use gatehouse_core::accounts::{self, NewUserRequest};
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A self-hosted, Hugging Face Hub-compatible hub for models and datasets"
+)]
+struct Cli {
+    /// Where repositories, blobs and the default SQLite database live.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// A TOML configuration file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (initialises an empty data directory).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        full_name: Option<String>,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        site_admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user and print it (alone) on stdout; it is not shown again.
+    Create {
+        user: String,
+        #[arg(long, default_value = "write")]
+        role: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization with a first admin.
+    Create {
+        org: String,
+        #[arg(long)]
+        admin: String,
+        #[arg(long)]
+        full_name: Option<String>,
+    },
+    /// Add a member or change their role.
+    AddMember {
+        org: String,
+        user: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let config = Config::load(&Flags { data_dir: cli.data_dir.clone(), listen, config: cli.config.clone() })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli.command, config))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => server::serve(config).await,
+        Command::User(UserCommand::Create { name, email, full_name, password_stdin, site_admin }) => {
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+                Some(s.lines().next().unwrap_or("").to_string())
+            } else {
+                None
+            };
+            let hub = server::open_hub(&config).await?;
+            let req = NewUserRequest {
+                name: &name,
+                email: &email,
+                full_name: full_name.as_deref(),
+                password: password.as_deref(),
+                site_admin,
+            };
+            let user = accounts::create_user(&hub, req).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            eprintln!("created user {}", user.name);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { user, role, name }) => {
+            let hub = server::open_hub(&config).await?;
+            let role = TokenRole::parse(&role).map_err(|e| anyhow::anyhow!(e.message))?;
+            let account = accounts::user_by_name(&hub, &user).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let (_, secret) = gatehouse_core::tokens::create_token(&hub, account.id, &name, role)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create { org, admin, full_name }) => {
+            let hub = server::open_hub(&config).await?;
+            let created = accounts::create_org(&hub, &org, full_name.as_deref(), &admin)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            eprintln!("created organization {} with admin {admin}", created.name);
+            Ok(())
+        }
+        Command::Org(OrgCommand::AddMember { org, user, role }) => {
+            let hub = server::open_hub(&config).await?;
+            let role = OrgRole::parse(&role).map_err(|e| anyhow::anyhow!(e.message))?;
+            accounts::set_member_role(&hub, &accounts::operator(), &org, &user, role)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            eprintln!("{user} is now {} of {org}", role.as_str());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Opening the data directory and running the HTTP server until SIGTERM or Ctrl-C.
+
+use crate::config::{redact_url, Config};
+use anyhow::Context;
+use gatehouse_blob::BlobStore;
+use gatehouse_core::{Hub, HubConfig};
+use gatehouse_git::GitStore;
+use gatehouse_http::HttpConfig;
+use gatehouse_store::Store;
+use rand::RngCore;
+use std::sync::Arc;
+
+/// Opens (and on first use initialises) the data directory, the database and the blob store.
+pub async fn open_hub(config: &Config) -> anyhow::Result<Arc<Hub>> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("connecting to {}", redact_url(&config.database_url)))?;
+    store.migrate().await.context("migrating the database")?;
+    let git = GitStore::new(config.data_dir.join("repos"));
+    let blobs =
+        BlobStore::from_url(&config.storage_url).with_context(|| format!("opening storage {}", config.storage_url))?;
+    let signing_key = signing_key(config)?;
+    Ok(Hub::new(HubConfig { data_dir: config.data_dir.clone(), signing_key }, store, git, blobs))
+}
+
+/// The key behind signed URLs: read from its file, or generated (mode 0600) on first start.
+fn signing_key(config: &Config) -> anyhow::Result<Vec<u8>> {
+    let path = &config.signing_key_file;
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return hex::decode(text.trim()).with_context(|| format!("{} is not a hex key", path.display()));
+    }
+    let mut key = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, hex::encode(&key))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(key)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(&config);
+    let hub = open_hub(&config).await?;
+    // Spool files of uploads that were in flight when a previous process died: never referenced.
+    let _ = std::fs::remove_dir_all(hub.spool_dir());
+    let http = HttpConfig {
+        public_url: config.public_url.clone(),
+        max_commit_bytes: config.max_commit_bytes,
+        multipart: gatehouse_core::lfs::Multipart {
+            threshold: config.lfs_multipart_threshold,
+            chunk_size: config.lfs_multipart_chunk_size,
+        },
+    };
+    let app = gatehouse_http::router(hub.clone(), http);
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), database = %redact_url(&config.database_url), "gatehouse listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("in-flight requests finished; closing the database");
+    hub.store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: no new connections, finishing in-flight requests");
+}

@@ -1,0 +1,146 @@
+//! Git-LFS over HTTP: the batch API at `{repo}.git/info/lfs/objects/batch`, verify, and the signed
+//! transfer URLs it hands out (basic PUT, multipart parts and completion, download).
+
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::params::{base_url, json_body, query_get, query_pairs};
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use futures::TryStreamExt;
+use gatehouse_core::lfs::{self, BatchObject, BatchRequest, CompleteRequest};
+use gatehouse_types::{Error, RepoType};
+use serde::Deserialize;
+use serde_json::json;
+
+const LFS_JSON: &str = "application/vnd.git-lfs+json";
+
+fn lfs_json<T: serde::Serialize>(value: T) -> Response {
+    let mut resp = Json(value).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(LFS_JSON));
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct LfsRepoParams {
+    ns: String,
+    name: String,
+}
+
+impl LfsRepoParams {
+    /// `name` arrives with or without the `.git` of the clone URL.
+    fn repo(&self, t: RepoType) -> (RepoType, String, String) {
+        (t, self.ns.clone(), self.name.trim_end_matches(".git").to_string())
+    }
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    Path(p): Path<LfsRepoParams>,
+    Extension(t): Extension<RepoType>,
+    headers: HeaderMap,
+    caller: Caller,
+    body: Body,
+) -> ApiResult<Response> {
+    let (t, ns, name) = p.repo(t);
+    let req: BatchRequest = json_body(body).await?;
+    let base = base_url(&state, &headers);
+    let repo_url = format!("{base}/{}{ns}/{name}.git", t.url_prefix());
+    let resp =
+        lfs::batch(&state.hub, &caller.subject, t, &ns, &name, req, &base, &repo_url, state.config.multipart).await?;
+    Ok(lfs_json(resp))
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Path(p): Path<LfsRepoParams>,
+    Extension(t): Extension<RepoType>,
+    caller: Caller,
+    body: Body,
+) -> ApiResult<Response> {
+    let (t, ns, name) = p.repo(t);
+    let obj: BatchObject = json_body(body).await?;
+    lfs::verify(&state.hub, &caller.subject, t, &ns, &name, obj).await?;
+    Ok(lfs_json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct ObjectParams {
+    repo_id: i64,
+    oid: String,
+    size: Option<u64>,
+    part: Option<u64>,
+}
+
+fn signature(uri: &Uri) -> ApiResult<(i64, String)> {
+    let pairs = query_pairs(uri);
+    let exp = query_get(&pairs, "exp").and_then(|e| e.parse().ok());
+    let sig = query_get(&pairs, "sig");
+    match (exp, sig) {
+        (Some(exp), Some(sig)) => Ok((exp, sig.to_string())),
+        _ => Err(Error::forbidden("Missing URL signature").into()),
+    }
+}
+
+/// `PUT` of a whole object (basic transfer). No credentials: the signed URL is the authorization.
+pub async fn upload(
+    State(state): State<AppState>,
+    Path(p): Path<ObjectParams>,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    let (exp, sig) = signature(&uri)?;
+    let size = p.size.unwrap_or(0);
+    let repo = lfs::check_upload_url(&state.hub, p.repo_id, &p.oid, size, exp, &sig).await?;
+    let stream = body.into_data_stream().map_err(|e| e.to_string());
+    lfs::receive(&state.hub, &repo, &p.oid, size, stream).await?;
+    Ok(Json(json!({})).into_response())
+}
+
+/// `PUT` of one part of a multipart upload; answers with the part's ETag.
+pub async fn upload_part(
+    State(state): State<AppState>,
+    Path(p): Path<ObjectParams>,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    let (exp, sig) = signature(&uri)?;
+    let size = p.size.unwrap_or(0);
+    let repo = lfs::check_upload_url(&state.hub, p.repo_id, &p.oid, size, exp, &sig).await?;
+    let stream = body.into_data_stream().map_err(|e| e.to_string());
+    let etag = lfs::receive_part(&state.hub, &repo, &p.oid, size, p.part.unwrap_or(0), stream).await?;
+    let mut resp = Json(json!({})).into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+/// `POST` to the upload URL: completes a multipart upload.
+pub async fn complete(
+    State(state): State<AppState>,
+    Path(p): Path<ObjectParams>,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    let (exp, sig) = signature(&uri)?;
+    let size = p.size.unwrap_or(0);
+    let repo = lfs::check_upload_url(&state.hub, p.repo_id, &p.oid, size, exp, &sig).await?;
+    let req: CompleteRequest = json_body(body).await?;
+    lfs::complete_multipart(&state.hub, &repo, &p.oid, size, req).await?;
+    Ok(lfs_json(json!({})))
+}
+
+/// `GET` of an object through a signed download URL from the batch API.
+pub async fn download(State(state): State<AppState>, Path(p): Path<ObjectParams>, uri: Uri) -> ApiResult<Response> {
+    let (exp, sig) = signature(&uri)?;
+    let (_repo, size) = lfs::check_download_url(&state.hub, p.repo_id, &p.oid, exp, &sig).await?;
+    let stream = state.hub.blobs.get(&p.oid, None).await?;
+    let mut resp = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
+    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    Ok(resp)
+}

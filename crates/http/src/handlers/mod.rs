@@ -1,0 +1,9 @@
+//! Thin handlers: parse into the domain's types, call one domain function, render the Hub's shape.
+
+pub mod account;
+pub mod commit;
+pub mod content;
+pub mod lfs;
+pub mod ops;
+pub mod repos;
+pub mod resolve;

@@ -1,0 +1,44 @@
+//! Gatehouse's HTTP surface: the Hugging Face Hub API, resolve downloads and Git-LFS, on axum.
+//!
+//! Every route is declared once in [`routes::table`] together with the access it requires; the router
+//! is built from that table. Handlers are thin: parse, call one domain function in `gatehouse_core`
+//! (which asks the one authorization decision), render.
+
+pub mod auth;
+pub mod error;
+mod handlers;
+mod metrics;
+pub mod params;
+pub mod routes;
+
+use gatehouse_core::lfs::Multipart;
+use gatehouse_core::Hub;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The origin clients reach us by (`https://hub.example.com`); derived from `Host` when unset.
+    pub public_url: Option<String>,
+    /// Largest commit body accepted (inline content is base64 inside it).
+    pub max_commit_bytes: u64,
+    pub multipart: Multipart,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { public_url: None, max_commit_bytes: 64 << 30, multipart: Multipart::default() }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub config: Arc<HttpConfig>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// The whole application router.
+pub fn router(hub: Arc<Hub>, config: HttpConfig) -> axum::Router {
+    let state = AppState { hub, config: Arc::new(config), metrics: metrics::handle() };
+    routes::build(state)
+}

@@ -1,0 +1,161 @@
+//! The route table: every route with the access it requires. The router is built from this table, and
+//! the route-matrix test checks the table against its own expectations and against real requests, so a
+//! route cannot be added without declaring (and testing) who may call it.
+
+use crate::handlers::{account, commit, content, lfs, ops, repos, resolve};
+use crate::AppState;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Extension, Router};
+use gatehouse_authz::Action;
+use gatehouse_types::RepoType;
+use std::collections::BTreeMap;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; nothing private is involved.
+    Public,
+    /// Anyone; the answer is filtered by what the caller may see.
+    Filtered,
+    /// A signed-in user.
+    User,
+    /// The action on the repository named in the path (or body).
+    Repo(Action),
+    /// Creating in a namespace named in the body.
+    Namespace(Action),
+    /// The Git-LFS batch: `RepoDownload` for downloads, `RepoWrite` for uploads.
+    LfsBatch,
+    /// The URL carries its own signature (LFS transfers; the client sends no credentials).
+    Signed,
+}
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route(method: Method, path: &'static str, access: Access, handler: MethodRouter<AppState>) -> Route {
+    Route { method, path, access, handler }
+}
+
+const R: fn(Action) -> Access = Access::Repo;
+
+/// Every route Gatehouse serves.
+pub fn table() -> Vec<Route> {
+    use axum::routing::{delete, get, post, put};
+    use Action::*;
+    use Method as M;
+    let typed = |t: RepoType| Extension(t);
+    let mut routes = vec![
+        route(M::GET, "/healthz", Access::Public, get(ops::healthz)),
+        route(M::GET, "/metrics", Access::Public, get(ops::metrics)),
+        route(M::GET, "/api/agent-harnesses", Access::Public, get(ops::agent_harnesses)),
+        route(M::POST, "/api/validate-yaml", Access::Public, post(content::validate_yaml)),
+        route(M::GET, "/api/whoami-v2", Access::User, get(account::whoami)),
+        route(M::POST, "/api/repos/create", Access::Namespace(RepoCreate), post(repos::create)),
+        route(M::DELETE, "/api/repos/delete", R(RepoManage), delete(repos::delete)),
+        route(M::POST, "/api/repos/move", R(RepoManage), post(repos::rename)),
+        route(M::GET, "/api/{kind}", Access::Filtered, get(repos::list)),
+        route(M::GET, "/api/{kind}/{ns}", Access::Public, get(repos::unnamespaced)),
+        route(M::GET, "/api/{kind}/{ns}/{name}", R(RepoRead), get(repos::info)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/revision/{rev}", R(RepoRead), get(repos::info)),
+        route(M::PUT, "/api/{kind}/{ns}/{name}/settings", R(RepoManage), put(repos::settings)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/auth-check", R(RepoRead), get(repos::auth_check)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/auth-check/write", R(RepoWrite), get(repos::auth_check_write)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/tree/{rev}", R(RepoRead), get(content::tree)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/tree/{rev}/{*path}", R(RepoRead), get(content::tree)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/paths-info/{rev}", R(RepoRead), post(content::paths_info)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/refs", R(RepoRead), get(content::refs_list)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/commits/{rev}", R(RepoRead), get(content::commits)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/branch/{rev}", R(RepoWrite), post(content::create_branch)),
+        route(M::DELETE, "/api/{kind}/{ns}/{name}/branch/{rev}", R(RepoWrite), delete(content::delete_branch)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/tag/{rev}", R(RepoWrite), post(content::create_tag)),
+        route(M::DELETE, "/api/{kind}/{ns}/{name}/tag/{rev}", R(RepoWrite), delete(content::delete_tag)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/super-squash/{rev}", R(RepoWrite), post(content::squash)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/preupload/{rev}", R(RepoWrite), post(content::preupload)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/commit/{rev}", R(RepoWrite), post(commit::commit)),
+        route(M::PUT, "/api/lfs/objects/{repo_id}/{oid}/{size}", Access::Signed, put(lfs::upload)),
+        route(M::POST, "/api/lfs/objects/{repo_id}/{oid}/{size}", Access::Signed, post(lfs::complete)),
+        route(M::PUT, "/api/lfs/objects/{repo_id}/{oid}/{size}/parts/{part}", Access::Signed, put(lfs::upload_part)),
+        route(M::GET, "/api/lfs/objects/{repo_id}/{oid}", Access::Signed, get(lfs::download)),
+    ];
+    // Web-style URLs: models have no prefix, other types a `datasets/` or `spaces/` one.
+    let prefixed: [(&'static str, RepoType); 3] =
+        [("", RepoType::Model), ("/datasets", RepoType::Dataset), ("/spaces", RepoType::Space)];
+    for (prefix, t) in prefixed {
+        let path = |suffix: &str| -> &'static str { Box::leak(format!("{prefix}{suffix}").into_boxed_str()) };
+        let resolve_path = path("/{ns}/{name}/resolve/{rev}/{*path}");
+        routes.push(route(M::GET, resolve_path, R(RepoDownload), get(resolve::serve).layer(typed(t))));
+        routes.push(route(
+            M::HEAD,
+            resolve_path,
+            R(RepoDownload),
+            on(MethodFilter::HEAD, resolve::serve).layer(typed(t)),
+        ));
+        routes.push(route(
+            M::POST,
+            path("/{ns}/{name}/info/lfs/objects/batch"),
+            Access::LfsBatch,
+            post(lfs::batch).layer(typed(t)),
+        ));
+        routes.push(route(
+            M::POST,
+            path("/{ns}/{name}/info/lfs/objects/verify"),
+            R(RepoWrite),
+            post(lfs::verify).layer(typed(t)),
+        ));
+    }
+    routes
+}
+
+/// Builds the router from the table, with request ids, metrics and no body limit (commits and uploads
+/// stream; JSON bodies are bounded where they are read).
+pub fn build(state: AppState) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for r in table() {
+        let merged = match by_path.remove(r.path) {
+            Some(existing) => existing.merge(r.handler),
+            None => r.handler,
+        };
+        by_path.insert(r.path, merged);
+    }
+    let mut router = Router::new();
+    for (path, handler) in by_path {
+        router = router.route(path, handler);
+    }
+    router
+        .fallback(ops::fallback)
+        .layer(middleware::from_fn(crate::metrics::track))
+        .layer(middleware::from_fn(request_id))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Echoes the client's trace id (the Python client sends `X-Amzn-Trace-Id`) as `X-Request-Id`, so it is
+/// printed in client errors; logs carry it with the route, never the query string.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .or_else(|| req.headers().get("x-amzn-trace-id"))
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
+    let span = tracing::info_span!("request", method = %req.method(), route = route.as_deref().unwrap_or("-"), request_id = %id);
+    let start = std::time::Instant::now();
+    let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(status = resp.status().as_u16(), elapsed_ms = start.elapsed().as_millis() as u64, "done")
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
