@@ -1,0 +1,146 @@
+//! Test support shared by the crates' integration tests: a database on either backend, and the whole
+//! application served in-process on a free port with users and tokens made through the domain.
+
+use gatehouse_authz::{OrgRole, TokenRole};
+use gatehouse_core::accounts::{self, NewUserRequest};
+use gatehouse_core::{Hub, HubConfig};
+use gatehouse_http::HttpConfig;
+use gatehouse_store::Store;
+use sqlx::{AnyConnection, Connection, Executor};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A database of the test's own: a SQLite file in `dir`, or a fresh PostgreSQL database that is dropped
+/// when this is dropped (even when the test panicked). An unreachable PostgreSQL fails the test.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+fn admin_url() -> String {
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, String::new()), |(b, q)| (b, format!("?{q}")));
+    let start = base.find("://").map_or(0, |i| i + 3);
+    let prefix = base[start..].find('/').map_or(base, |slash| &base[..start + slash]);
+    format!("{prefix}/{db}{query}")
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend, dir: &std::path::Path) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb { url: format!("sqlite://{}", dir.join("meta.db").display()), pg_name: None },
+            Backend::Postgres => {
+                sqlx::any::install_default_drivers();
+                let admin = admin_url();
+                let mut conn = AnyConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {admin} is unreachable ({e}); PostgreSQL tests must run")
+                });
+                let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
+                conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+                let _ = conn.close().await;
+                TestDb { url: with_database(&admin, &name), pg_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        // Drop may run inside a runtime: do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async {
+                if let Ok(mut conn) = AnyConnection::connect(&admin_url()).await {
+                    let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The application on a free local port.
+pub struct TestApp {
+    pub base: String,
+    pub hub: Arc<Hub>,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    server: tokio::task::JoinHandle<()>,
+    // Dropped last: the data directory and the database.
+    _db: TestDb,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, HttpConfig::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, http: HttpConfig) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::new(backend, dir.path()).await;
+        let store = Store::connect(&db.url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let git = gatehouse_git::GitStore::new(dir.path().join("repos"));
+        let blobs = gatehouse_blob::BlobStore::local(&dir.path().join("blobs")).expect("blobs");
+        let config = HubConfig { data_dir: dir.path().to_path_buf(), signing_key: b"test-signing-key".to_vec() };
+        let hub = Hub::new(config, store, git, blobs);
+        let app = gatehouse_http::router(hub.clone(), http);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestApp { base, hub, client: reqwest::Client::new(), backend, server, _db: db, dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A user with a write token, returned.
+    pub async fn user(&self, name: &str) -> String {
+        let req = NewUserRequest {
+            name,
+            email: &format!("{name}@example.com"),
+            full_name: None,
+            password: None,
+            site_admin: false,
+        };
+        accounts::create_user(&self.hub, req).await.expect("create user");
+        self.token(name, TokenRole::Write).await
+    }
+
+    pub async fn token(&self, user: &str, role: TokenRole) -> String {
+        let account = accounts::user_by_name(&self.hub, user).await.expect("user");
+        gatehouse_core::tokens::create_token(&self.hub, account.id, "test", role).await.expect("token").1
+    }
+
+    pub async fn org(&self, name: &str, admin: &str) {
+        accounts::create_org(&self.hub, name, None, admin).await.expect("create org");
+    }
+
+    pub async fn member(&self, org: &str, user: &str, role: OrgRole) {
+        accounts::set_member_role(&self.hub, &accounts::operator(), org, user, role).await.expect("member");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
