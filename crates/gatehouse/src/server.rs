@@ -71,10 +71,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), database = %redact_url(&config.database_url), "gatehouse listening");
+    print_getting_started(&config, addr);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("in-flight requests finished; closing the database");
     hub.store.close().await;
     Ok(())
+}
+
+/// What to do next, on the terminal (not the log): point clients here and make a token.
+fn print_getting_started(config: &Config, addr: std::net::SocketAddr) {
+    let endpoint = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let exe = std::env::args().next().unwrap_or_else(|| "gatehouse".into());
+    let dd = format!(" --data-dir {}", config.data_dir.display());
+    eprintln!(
+        "\nGatehouse is ready at {endpoint}\n\n  Point the Hugging Face tools at it:\n    export HF_ENDPOINT={endpoint}\n\n  \
+         Create a user and an access token (in another terminal; works while the server runs):\n    \
+         {exe}{dd} user create alice --email alice@example.com\n    \
+         export HF_TOKEN=$({exe}{dd} token create alice --role write)\n"
+    );
 }
 
 async fn shutdown_signal() {
