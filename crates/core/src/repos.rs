@@ -96,7 +96,12 @@ pub async fn delete(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &
 pub async fn rename(hub: &Hub, subject: &Subject, t: RepoType, from: &RepoId, to: &RepoId) -> Result<RepoRecord> {
     let repo = authorize_repo(hub, subject, t, from.namespace(), from.name(), Action::RepoManage).await?;
     let owner = authorize_namespace(hub, subject, to.namespace(), Action::RepoCreate).await?;
-    Ok(hub.store.move_repo(repo.id, owner.id, to.name(), now_millis()).await?)
+    match hub.store.move_repo(repo.id, owner.id, to.name(), now_millis()).await {
+        Err(gatehouse_store::StoreError::Conflict(_)) => {
+            Err(Error::conflict(format!("A {t} repository called {}/{} already exists", owner.name, to.name())))
+        }
+        other => Ok(other?),
+    }
 }
 
 pub async fn set_visibility(

@@ -31,7 +31,8 @@ impl From<GitError> for Error {
             GitError::Stale { current } => Error::new(
                 ErrorCode::PreconditionFailed,
                 format!(
-                    "The parent commit is not the head of the branch any more (head is {current}); pull and retry."
+                    "The branch was updated since you opened this page. Please refresh and try again. \
+                     (parentCommit is not the head of the branch, which is now {current})"
                 ),
             ),
             GitError::Conflict(m) => Error::conflict(m),

@@ -10,6 +10,7 @@ mod error;
 mod pointer;
 mod read;
 mod refs;
+mod rewrite;
 mod store;
 
 pub use commit::{CommitOutcome, CommitRequest, Signature, TreeOp};

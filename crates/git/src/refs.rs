@@ -49,10 +49,10 @@ impl Repo {
                 Err(e) => return Err(e.into()),
             }
         }
-        if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let oid = Oid::from_str(rev)?;
-            if self.git.find_commit(oid).is_ok() {
-                return Ok(ResolvedRev { commit: oid, ref_name: None });
+        // A full commit id, or an unambiguous abbreviation of at least 7 hex digits.
+        if (7..=40).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(commit) = self.git.revparse_single(rev).and_then(|o| o.peel_to_commit()) {
+                return Ok(ResolvedRev { commit: commit.id(), ref_name: None });
             }
         }
         Err(GitError::RevisionNotFound(rev.to_string()))
@@ -95,7 +95,7 @@ impl Repo {
         match self.git.reference(&full, target, false, "branch: create") {
             Ok(_) => Ok(()),
             Err(e) if e.code() == ErrorCode::Exists => {
-                Err(GitError::Conflict(format!("Reference already exists: {full}")))
+                Err(GitError::Conflict(format!("Reference {full} already exists")))
             }
             Err(e) => Err(e.into()),
         }
@@ -103,7 +103,9 @@ impl Repo {
 
     pub fn delete_branch(&self, name: &str) -> GitResult<()> {
         if name == DEFAULT_BRANCH {
-            return Err(GitError::Invalid(format!("Cannot delete the default branch '{DEFAULT_BRANCH}'")));
+            return Err(GitError::Invalid(format!(
+                "Cannot delete refs/heads/{DEFAULT_BRANCH}: it is the default branch"
+            )));
         }
         self.delete_ref(&valid_ref("refs/heads/", name)?, name)
     }
@@ -112,7 +114,7 @@ impl Repo {
     pub fn create_tag(&self, name: &str, target: Oid, message: Option<&str>, tagger: &Signature) -> GitResult<()> {
         let full = valid_ref("refs/tags/", name)?;
         if self.git.find_reference(&full).is_ok() {
-            return Err(GitError::Conflict(format!("Tag already exists: {name}")));
+            return Err(GitError::Conflict(format!("Reference {full} already exists")));
         }
         let object = self.git.find_object(target, None)?;
         let result = match message {
@@ -121,7 +123,9 @@ impl Repo {
         };
         match result {
             Ok(()) => Ok(()),
-            Err(e) if e.code() == ErrorCode::Exists => Err(GitError::Conflict(format!("Tag already exists: {name}"))),
+            Err(e) if e.code() == ErrorCode::Exists => {
+                Err(GitError::Conflict(format!("Reference {full} already exists")))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -248,3 +248,47 @@ fn storage_keys_are_checked_and_delete_is_complete() {
     store.delete("abc123").unwrap();
     assert!(!store.exists("abc123"));
 }
+
+#[test]
+fn purging_lfs_objects_rewrites_every_ref() {
+    let (_d, _s, repo) = setup();
+    let gone = LfsPointer { oid: "aa".repeat(32), size: 10 };
+    let kept = LfsPointer { oid: "bb".repeat(32), size: 20 };
+    let c1 = repo
+        .commit(&req(
+            vec![
+                put(&repo, "a.txt", b"text"),
+                put(&repo, "w/gone.bin", gone.to_text().as_bytes()),
+                put(&repo, "kept.bin", kept.to_text().as_bytes()),
+            ],
+            None,
+        ))
+        .unwrap()
+        .commit;
+    let c2 = repo.commit(&req(vec![put(&repo, "b.txt", b"more")], None)).unwrap().commit;
+    repo.create_branch("dev", c1).unwrap();
+    repo.create_tag("v1", c2, Some("release"), &sig()).unwrap();
+    repo.create_tag("v0", c1, None, &sig()).unwrap();
+    let before = repo.commit_info(c2).unwrap();
+    let n = repo.purge_lfs_objects(&[gone.oid.clone()].into_iter().collect()).unwrap();
+    assert_eq!(n, 2);
+    for rev in ["main", "dev", "v1", "v0"] {
+        let head = repo.resolve(rev).unwrap().commit;
+        let (history, _) = repo.log(head, 0, 10).unwrap();
+        for c in &history {
+            assert!(repo.entry(c.id, "w/gone.bin").unwrap().is_none(), "{rev}");
+            assert!(repo.entry(c.id, "w").unwrap().is_none(), "emptied folder disappears");
+            assert!(repo.entry(c.id, "kept.bin").unwrap().is_some());
+        }
+    }
+    let after = repo.commit_info(repo.resolve("main").unwrap().commit).unwrap();
+    assert_ne!(after.id, before.id);
+    assert_eq!(
+        (after.title, after.author_name, after.time_millis),
+        (before.title, before.author_name, before.time_millis)
+    );
+    // Nothing to purge: nothing changes.
+    let head = repo.resolve("main").unwrap().commit;
+    assert_eq!(repo.purge_lfs_objects(&["cc".repeat(32)].into_iter().collect()).unwrap(), 0);
+    assert_eq!(repo.resolve("main").unwrap().commit, head);
+}

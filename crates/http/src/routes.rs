@@ -80,6 +80,8 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/api/{kind}/{ns}/{name}/super-squash/{rev}", R(RepoWrite), post(content::squash)),
         route(M::POST, "/api/{kind}/{ns}/{name}/preupload/{rev}", R(RepoWrite), post(content::preupload)),
         route(M::POST, "/api/{kind}/{ns}/{name}/commit/{rev}", R(RepoWrite), post(commit::commit)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/lfs-files", R(RepoWrite), get(content::lfs_files)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/lfs-files/batch", R(RepoManage), post(content::delete_lfs_files)),
         route(M::PUT, "/api/lfs/objects/{repo_id}/{oid}/{size}", Access::Signed, put(lfs::upload)),
         route(M::POST, "/api/lfs/objects/{repo_id}/{oid}/{size}", Access::Signed, post(lfs::complete)),
         route(M::PUT, "/api/lfs/objects/{repo_id}/{oid}/{size}/parts/{part}", Access::Signed, put(lfs::upload_part)),

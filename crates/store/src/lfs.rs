@@ -27,6 +27,9 @@ pub trait LfsStore: Send + Sync {
     async fn unlink_lfs_object(&self, repo: i64, oid: &str) -> StoreResult<bool>;
     /// True if any repository still references the object (for garbage collection).
     async fn lfs_object_referenced(&self, oid: &str) -> StoreResult<bool>;
+    /// The git blob id of the object's content, once computed.
+    async fn lfs_git_blob_oid(&self, oid: &str) -> StoreResult<Option<String>>;
+    async fn set_lfs_git_blob_oid(&self, oid: &str, git_blob_oid: &str) -> StoreResult<()>;
 }
 
 fn lfs_from_row(row: &AnyRow) -> StoreResult<LfsObjectRecord> {
@@ -98,5 +101,22 @@ impl LfsStore for Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
+    }
+
+    async fn lfs_git_blob_oid(&self, oid: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT git_blob_oid FROM lfs_content WHERE oid = $1")
+            .bind(oid)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("git_blob_oid")).transpose()?)
+    }
+
+    async fn set_lfs_git_blob_oid(&self, oid: &str, git_blob_oid: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO lfs_content (oid, git_blob_oid) VALUES ($1, $2) ON CONFLICT (oid) DO NOTHING")
+            .bind(oid)
+            .bind(git_blob_oid)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

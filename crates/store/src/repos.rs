@@ -63,6 +63,7 @@ pub trait RepoStore: Send + Sync {
     /// NotFound if the owner or creator does not exist.
     async fn create_repo(&self, r: NewRepo, now: Millis) -> StoreResult<RepoRecord>;
     /// Case-insensitive on owner name and repo name.
+    /// Case-insensitive; a name a repository was moved away from still finds it (unless reused).
     async fn repo_by_name(&self, t: RepoType, owner: &str, name: &str) -> StoreResult<Option<RepoRecord>>;
     async fn repo_by_id(&self, id: i64) -> StoreResult<Option<RepoRecord>>;
     /// Also removes its LFS links (foreign-key cascade, in the same statement).
@@ -197,6 +198,16 @@ impl RepoStore for Store {
         let sql = format!("{REPO_SELECT} WHERE r.repo_type = $1 AND a.name_lower = $2 AND r.name_lower = $3");
         let row =
             sqlx::query(&sql).bind(t.as_str()).bind(fold(owner)).bind(fold(name)).fetch_optional(&self.pool).await?;
+        if let Some(row) = row {
+            return repo_from_row(&row).map(Some);
+        }
+        // A repository that was moved away answers under its old name too (a live one of that name wins).
+        let sql = format!(
+            "{REPO_SELECT} JOIN repo_redirects d ON d.repo_id = r.id \
+             WHERE d.repo_type = $1 AND d.owner_lower = $2 AND d.name_lower = $3"
+        );
+        let row =
+            sqlx::query(&sql).bind(t.as_str()).bind(fold(owner)).bind(fold(name)).fetch_optional(&self.pool).await?;
         row.as_ref().map(repo_from_row).transpose()
     }
 
@@ -212,6 +223,9 @@ impl RepoStore for Store {
     }
 
     async fn move_repo(&self, id: i64, new_owner: AccountId, new_name: &str, now: Millis) -> StoreResult<RepoRecord> {
+        let before = self.fetch_repo(id).await?;
+        // The rename and the redirect from the old name commit together.
+        let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
             "UPDATE repos SET owner_id = $2, name = $3, name_lower = $4, updated_at = $5 WHERE id = $1 RETURNING repo_type",
         )
@@ -220,18 +234,31 @@ impl RepoStore for Store {
         .bind(new_name)
         .bind(fold(new_name))
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await;
         match moved {
-            Ok(Some(_)) => self.fetch_repo(id).await,
-            Ok(None) => Err(StoreError::NotFound(format!("repository {id}"))),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(StoreError::NotFound(format!("repository {id}"))),
             Err(e) if is_unique_violation(&e) => {
-                let t = self.fetch_repo(id).await?.repo_type;
-                Err(self.repo_conflict(t, new_owner, new_name, None).await?)
+                drop(tx);
+                return Err(self.repo_conflict(before.repo_type, new_owner, new_name, None).await?);
             }
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound(format!("account {new_owner}"))),
-            Err(e) => Err(e.into()),
+            Err(e) if is_foreign_key_violation(&e) => return Err(StoreError::NotFound(format!("account {new_owner}"))),
+            Err(e) => return Err(e.into()),
         }
+        sqlx::query(
+            "INSERT INTO repo_redirects (repo_type, owner_lower, name_lower, repo_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (repo_type, owner_lower, name_lower) DO UPDATE SET repo_id = excluded.repo_id, created_at = excluded.created_at",
+        )
+        .bind(before.repo_type.as_str())
+        .bind(fold(&before.owner_name))
+        .bind(fold(&before.name))
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.fetch_repo(id).await
     }
 
     async fn set_private(&self, id: i64, private: bool, now: Millis) -> StoreResult<()> {

@@ -146,6 +146,8 @@ both!(
     list_repos_equals_point_checks,
     lfs_links,
     concurrent_writes,
+    moved_repos_answer_under_their_old_name,
+    lfs_content_facts,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -481,7 +483,8 @@ async fn repo_move(store: Store) {
     assert_eq!((moved.name.as_str(), moved.updated_at, moved.created_at), ("new", 40, 10));
     assert_eq!((moved.storage_key.as_str(), moved.created_by), (demo.storage_key.as_str(), Some(alice.id)));
     assert_eq!(store.repo_by_name(RepoType::Model, "acme", "NEW").await.expect("by name"), Some(moved.clone()));
-    assert_eq!(store.repo_by_name(RepoType::Model, "alice", "demo").await.expect("by name"), None);
+    // The old name redirects to the moved repository.
+    assert_eq!(store.repo_by_name(RepoType::Model, "alice", "demo").await.expect("by name"), Some(moved.clone()));
 
     assert_not_found(store.move_repo(999_999, acme.id, "x", 50).await);
     assert_not_found(store.move_repo(other.id, 999_999, "x", 50).await);
@@ -781,4 +784,40 @@ async fn concurrent_writes(store: Store) {
     let all = store.list_repos(&RepoQuery { limit: 100, ..query(everything()) }).await.expect("list");
     assert_eq!(all.len(), 32);
     assert!(!store.lfs_object_referenced("orphan").await.expect("referenced"));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Redirects and LFS content facts (migration 0002)
+
+async fn moved_repos_answer_under_their_old_name(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let r = repo(&store, RepoType::Model, &alice, "Old", false, 1).await;
+    store.move_repo(r.id, bob.id, "new", 2).await.expect("move");
+    let via_old = store.repo_by_name(RepoType::Model, "ALICE", "old").await.expect("lookup").expect("redirect");
+    assert_eq!((via_old.id, via_old.owner_name.as_str(), via_old.name.as_str()), (r.id, "bob", "new"));
+    // Only for the same type.
+    assert!(store.repo_by_name(RepoType::Dataset, "alice", "old").await.expect("lookup").is_none());
+    // Moving again keeps both old names working.
+    store.move_repo(r.id, bob.id, "newer", 3).await.expect("move again");
+    assert_eq!(store.repo_by_name(RepoType::Model, "alice", "old").await.unwrap().unwrap().name, "newer");
+    assert_eq!(store.repo_by_name(RepoType::Model, "bob", "new").await.unwrap().unwrap().name, "newer");
+    // A new repository under the old name wins over the redirect.
+    let fresh = repo(&store, RepoType::Model, &alice, "old", false, 4).await;
+    assert_eq!(store.repo_by_name(RepoType::Model, "alice", "old").await.unwrap().unwrap().id, fresh.id);
+    // Moving back onto the old name is fine, and a failed move leaves no redirect behind.
+    assert!(matches!(store.move_repo(r.id, alice.id, "old", 5).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.repo_by_name(RepoType::Model, "bob", "newer").await.unwrap().unwrap().id, r.id);
+    // Deleting the repository removes its redirects.
+    assert!(store.delete_repo(r.id).await.unwrap());
+    assert!(store.repo_by_name(RepoType::Model, "bob", "new").await.unwrap().is_none());
+}
+
+async fn lfs_content_facts(store: Store) {
+    let oid = "a".repeat(64);
+    assert_eq!(store.lfs_git_blob_oid(&oid).await.unwrap(), None);
+    store.set_lfs_git_blob_oid(&oid, &"1".repeat(40)).await.unwrap();
+    // First writer wins (the value is a function of the content, so a second one is the same anyway).
+    store.set_lfs_git_blob_oid(&oid, &"2".repeat(40)).await.unwrap();
+    assert_eq!(store.lfs_git_blob_oid(&oid).await.unwrap(), Some("1".repeat(40)));
 }

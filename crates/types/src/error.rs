@@ -21,6 +21,8 @@ pub enum ErrorCode {
     /// The caller may see the resource but not do this to it.
     Forbidden,
     BadRequest,
+    /// Well-formed but refused content, e.g. a path that would escape the repository (422, as the Hub).
+    Unprocessable,
     NotFound,
     Conflict,
     /// `parentCommit` is not the branch head any more.
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::GatedRepoAnonymous | ErrorCode::InvalidCredentials | ErrorCode::AuthRequired => 401,
             ErrorCode::GatedRepo | ErrorCode::Forbidden => 403,
             ErrorCode::BadRequest => 400,
+            ErrorCode::Unprocessable => 422,
             ErrorCode::Conflict => 409,
             ErrorCode::PreconditionFailed => 412,
             ErrorCode::PayloadTooLarge => 413,
@@ -63,6 +66,7 @@ impl ErrorCode {
             ErrorCode::AuthRequired => "AuthRequired",
             ErrorCode::Forbidden => "Forbidden",
             ErrorCode::BadRequest => "BadRequest",
+            ErrorCode::Unprocessable => "Unprocessable",
             ErrorCode::NotFound => "NotFound",
             ErrorCode::Conflict => "Conflict",
             ErrorCode::PreconditionFailed => "PreconditionFailed",
@@ -113,10 +117,8 @@ impl Error {
         Self::new(ErrorCode::RevisionNotFound, format!("Invalid rev id: {rev}"))
     }
     pub fn repo_not_found() -> Self {
-        Self::new(
-            ErrorCode::RepoNotFound,
-            "Repository not found. Make sure the repository id is correct and that you are authenticated.",
-        )
+        // The client prints its own explanation and appends ours unless it already says the same.
+        Self::new(ErrorCode::RepoNotFound, "Repository not found")
     }
     pub fn invalid_credentials() -> Self {
         Self::new(ErrorCode::InvalidCredentials, "Invalid credentials in Authorization header")

@@ -1,17 +1,19 @@
 //! A path inside a repository, as stored in git: relative, `/`-separated, no `.`/`..` segments, nothing
 //! under `.git/`. Parsed once at the edge so traversal cannot reach the storage layer.
 
-use crate::{Error, Result};
+use crate::{Error, ErrorCode, Result};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RepoPath(String);
 
 impl RepoPath {
-    /// Parses a path as the client sends it. Like the Hub, a leading `/` or `./` is dropped; every other
-    /// irregularity (`..`, empty segments, `.git`, control characters, backslashes) is refused.
+    /// Parses a path as the client sends it. Like the Hub, a leading `/` or `./` is dropped; `..` and `.`
+    /// segments, a path starting with `..`, empty segments, `.git`, and control characters are refused
+    /// (422). A backslash is an ordinary character in a git path, as on the Hub; clients guard their own
+    /// file systems when they download.
     pub fn parse(raw: &str) -> Result<Self> {
-        let bad = |why: &str| Err(Error::bad_request(format!("Invalid path '{raw}': {why}")));
+        let bad = |why: &str| Err(Error::new(ErrorCode::Unprocessable, format!("Invalid path '{raw}': {why}")));
         let mut s = raw;
         while let Some(rest) = s.strip_prefix("./").or_else(|| s.strip_prefix('/')) {
             s = rest;
@@ -22,8 +24,11 @@ impl RepoPath {
         if s.len() > 1024 {
             return bad("path too long");
         }
-        if s.chars().any(|c| c.is_control() || c == '\\') {
-            return bad("control characters and backslashes are not allowed");
+        if s.chars().any(char::is_control) {
+            return bad("control characters are not allowed");
+        }
+        if s.starts_with("..") {
+            return bad("a path cannot start with '..'");
         }
         for seg in s.split('/') {
             match seg {
@@ -74,9 +79,15 @@ mod tests {
 
     #[test]
     fn refuses_traversal() {
-        for bad in ["", "/", "..", "a/../b", "a//b", ".git/config", "x/.git/y", "a\\b", "a\0b", "./.."] {
+        for bad in ["", "/", "..", "a/../b", "a//b", ".git/config", "x/.git/y", "..\\ddd", "a\0b", "./.."] {
             assert!(RepoPath::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn backslashes_are_ordinary_characters() {
+        assert_eq!(RepoPath::parse("folder/..\\..\\file").unwrap().as_str(), "folder/..\\..\\file");
+        assert_eq!(RepoPath::parse("..\\ddd").unwrap_err().code, ErrorCode::Unprocessable);
     }
 
     #[test]

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 /// The YAML between a leading `---` line and the next `---` line, if the text starts with one.
 pub fn front_matter(text: &str) -> Option<&str> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Leading blank lines are tolerated, as on the Hub.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim_start_matches(['\n', '\r', ' ', '\t']);
     let rest = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
@@ -31,12 +32,23 @@ pub fn card_data(text: &str) -> Result<Option<Value>, String> {
     }
 }
 
-/// Errors in the metadata a client would want to know about before committing the card.
-pub fn validate(text: &str) -> Vec<String> {
+/// What `/api/validate-yaml` reports: errors refuse the card, warnings are shown to the user.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Validation {
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub fn validate(text: &str) -> Validation {
     let data = match card_data(text) {
-        Ok(Some(Value::Object(map))) => map,
-        Ok(_) => return Vec::new(),
-        Err(e) => return vec![e],
+        Ok(Some(Value::Object(map))) if !map.is_empty() => map,
+        Ok(_) => {
+            return Validation {
+                warnings: vec!["Empty or missing yaml metadata in repo card".into()],
+                ..Default::default()
+            }
+        }
+        Err(e) => return Validation { errors: vec![e], ..Default::default() },
     };
     let mut errors = Vec::new();
     let is_str_list = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
@@ -64,7 +76,7 @@ pub fn validate(text: &str) -> Vec<String> {
             errors.push("\"model-index\" must be a list of {name, results} entries".into());
         }
     }
-    errors
+    Validation { errors, warnings: Vec::new() }
 }
 
 /// Tags the Hub derives from the card (`tags`, `license:…`, library, datasets, languages).
@@ -102,10 +114,10 @@ mod tests {
 
     #[test]
     fn validation() {
-        assert!(validate("---\nlicense: mit\n---\n").is_empty());
-        assert!(validate("no front matter").is_empty());
-        assert_eq!(validate("---\ntags: {a: 1}\n---\n").len(), 1);
-        assert_eq!(validate("---\nmodel-index: foo\n---\n").len(), 1);
-        assert_eq!(validate("---\n: : bad\n---\n").len(), 1);
+        assert_eq!(validate("---\nlicense: mit\n---\n"), Validation::default());
+        assert_eq!(validate("no front matter").warnings.len(), 1);
+        assert_eq!(validate("---\ntags: {a: 1}\n---\n").errors.len(), 1);
+        assert_eq!(validate("\n---\nmodel-index: foo\n---\n\ntext").errors.len(), 1);
+        assert_eq!(validate("---\n: : bad\n---\n").errors.len(), 1);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod card;
 pub mod commit;
+pub mod lfs_files;
 pub mod ndjson;
 pub mod policy;
 pub mod preupload;

@@ -40,34 +40,70 @@ pub async fn preupload(
 ) -> Result<Vec<PreuploadAnswer>> {
     let paths: Vec<RepoPath> = files.iter().map(|f| RepoPath::parse(&f.path)).collect::<Result<_>>()?;
     // A branch that does not exist yet is fine: the commit will say so; nothing to compare against.
-    let existing = match at_revision(hub, subject, t, ns, name, rev, Action::RepoWrite).await {
+    let (existing, repo_gitignore) = match at_revision(hub, subject, t, ns, name, rev, Action::RepoWrite).await {
         Ok(AtRevision { repo, commit }) => {
             let git = hub.git.clone();
             let lookup = paths.clone();
             blocking(move || {
                 let r = git.open(&repo.storage_key)?;
-                lookup.iter().map(|p| Ok(r.entry(commit, p.as_str())?)).collect::<Result<Vec<_>>>()
+                let entries = lookup.iter().map(|p| Ok(r.entry(commit, p.as_str())?)).collect::<Result<Vec<_>>>()?;
+                let gitignore = match r.entry(commit, ".gitignore")? {
+                    Some(e) if e.lfs.is_none() && e.size < 1 << 20 => {
+                        Some(String::from_utf8_lossy(&r.read_blob(e.oid)?).into_owned())
+                    }
+                    _ => None,
+                };
+                Ok((entries, gitignore))
             })
             .await?
         }
         Err(e) if e.code == gatehouse_types::ErrorCode::RevisionNotFound => {
             crate::access::authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
-            vec![None; paths.len()]
+            (vec![None; paths.len()], None)
         }
         Err(e) => return Err(e),
     };
-    let ignore = gitignore.map(ignore_set).unwrap_or_else(GlobSet::empty);
-    Ok(files
-        .into_iter()
-        .zip(existing)
-        .map(|(f, entry)| PreuploadAnswer {
+    // The .gitignore being uploaded wins over the one in the repository.
+    let ignore = gitignore.or(repo_gitignore.as_deref()).map(ignore_set).unwrap_or_else(GlobSet::empty);
+    let mut answers = Vec::with_capacity(files.len());
+    for (f, entry) in files.into_iter().zip(existing) {
+        let oid = match entry {
+            None => None,
+            Some(e) => match &e.lfs {
+                None => Some(e.oid.to_string()),
+                // An LFS file of another size has changed for sure; otherwise compare content ids.
+                Some(p) if p.size == f.size => Some(lfs_content_git_oid(hub, &p.oid, p.size).await?),
+                Some(_) => None,
+            },
+        };
+        answers.push(PreuploadAnswer {
             should_ignore: ignore.is_match(&f.path),
             path: f.path,
             upload_mode: "regular",
-            // Only git-stored files have the blob id the client compares with.
-            oid: entry.filter(|e| e.lfs.is_none()).map(|e| e.oid.to_string()),
-        })
-        .collect())
+            oid,
+        });
+    }
+    Ok(answers)
+}
+
+/// The git blob id LFS content would have if stored in git — what the client computes for a `regular`
+/// file — so an unchanged large file is not sent again. Computed once per content, then remembered.
+async fn lfs_content_git_oid(hub: &Hub, oid: &str, size: u64) -> Result<String> {
+    use futures::TryStreamExt;
+    use gatehouse_store::LfsStore;
+    use sha1::{Digest, Sha1};
+    if let Some(known) = hub.store.lfs_git_blob_oid(oid).await? {
+        return Ok(known);
+    }
+    let mut hasher = Sha1::new();
+    hasher.update(format!("blob {size}\0").as_bytes());
+    let mut stream = hub.blobs.get(oid, None).await?;
+    while let Some(chunk) = stream.try_next().await? {
+        hasher.update(&chunk);
+    }
+    let git_oid = hex::encode(hasher.finalize());
+    hub.store.set_lfs_git_blob_oid(oid, &git_oid).await?;
+    Ok(git_oid)
 }
 
 /// The file patterns of a `.gitignore` (negations are not supported and ignored).

@@ -5,7 +5,7 @@ use crate::hub::blocking;
 use crate::Hub;
 use gatehouse_authz::{Action, Subject};
 use gatehouse_git::{EntryKind, Oid};
-use gatehouse_store::RepoRecord;
+use gatehouse_store::{LfsStore, RepoRecord};
 use gatehouse_types::{RepoPath, RepoType, Result, Revision};
 
 #[derive(Debug, Clone)]
@@ -50,6 +50,13 @@ pub async fn file(
     let git = hub.git.clone();
     let (key, p) = (repo.storage_key.clone(), path.as_str().to_string());
     let entry = blocking(move || Ok(git.open(&key)?.entry(commit, &p)?)).await?;
+    // A repository only serves LFS content it holds: a pointer to content deleted from it (or never
+    // uploaded to it) is not a way to read another repository's bytes.
+    if let Some(p) = entry.as_ref().and_then(|e| e.lfs.as_ref()) {
+        if hub.store.repo_lfs_object(repo.id, &p.oid).await?.is_none() {
+            return Err(gatehouse_types::Error::entry_not_found(&format!("{path} (its content was deleted)")));
+        }
+    }
     Ok(match entry {
         Some(e) if e.kind == EntryKind::File => Resolved::File(FileMeta {
             commit: commit.to_string(),

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::content::preupload::{self, PreuploadFile};
-use gatehouse_core::content::{card, read, refs};
+use gatehouse_core::content::{card, lfs_files, read, refs};
 use gatehouse_types::{Error, RepoPath, Revision};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -251,8 +251,58 @@ pub struct YamlBody {
 /// `POST /api/validate-yaml`: always JSON (the client parses the body before looking at the status).
 pub async fn validate_yaml(body: Body) -> ApiResult<Response> {
     let b: YamlBody = json_body(body).await?;
-    let errors = card::validate(&b.content);
-    let body = json!({"errors": errors.iter().map(|m| json!({"message": m})).collect::<Vec<_>>(), "warnings": []});
-    let status = if errors.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::BAD_REQUEST };
+    let v = card::validate(&b.content);
+    let messages = |list: &[String]| list.iter().map(|m| json!({"message": m})).collect::<Vec<_>>();
+    let body = json!({"errors": messages(&v.errors), "warnings": messages(&v.warnings)});
+    let status = if v.errors.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::BAD_REQUEST };
     Ok((status, Json(body)).into_response())
+}
+
+/// `GET /api/{type}s/{repo}/lfs-files`, paged.
+pub async fn lfs_files(
+    State(state): State<AppState>,
+    Path(p): Path<RepoParams>,
+    headers: HeaderMap,
+    uri: Uri,
+    caller: Caller,
+) -> ApiResult<Response> {
+    let r = p.repo()?;
+    let (offset, limit) = page(&query_pairs(&uri), 1000, 1000)?;
+    let (items, more) =
+        lfs_files::list(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, offset, limit).await?;
+    Ok(paged(&state, &headers, &uri, items, more, offset + limit))
+}
+
+#[derive(Deserialize)]
+pub struct LfsDeletions {
+    deletions: LfsDeletionList,
+}
+
+#[derive(Deserialize)]
+pub struct LfsDeletionList {
+    sha: Vec<String>,
+    #[serde(rename = "rewriteHistory", default)]
+    rewrite_history: bool,
+}
+
+/// `POST /api/{type}s/{repo}/lfs-files/batch` with `{"deletions": {"sha": [...], "rewriteHistory": …}}`.
+pub async fn delete_lfs_files(
+    State(state): State<AppState>,
+    Path(p): Path<RepoParams>,
+    caller: Caller,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let r = p.repo()?;
+    let b: LfsDeletions = json_body(body).await?;
+    let removed = lfs_files::delete(
+        &state.hub,
+        &caller.subject,
+        r.repo_type,
+        &r.ns,
+        &r.name,
+        &b.deletions.sha,
+        b.deletions.rewrite_history,
+    )
+    .await?;
+    Ok(Json(json!({ "deleted": removed })))
 }
