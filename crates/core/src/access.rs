@@ -4,7 +4,7 @@
 
 use crate::Hub;
 use gatehouse_authz::{decide, Action, Decision, DenyReason, NamespaceFacts, RepoFacts, Resource, Subject};
-use gatehouse_store::{Account, AccountKind, AccountStore, RepoRecord, RepoStore};
+use gatehouse_store::{Account, AccountKind, AccountStore, RepoRecord};
 use gatehouse_types::{Error, ErrorCode, RepoType, Result};
 
 pub fn repo_facts(r: &RepoRecord) -> RepoFacts {
@@ -41,7 +41,7 @@ pub async fn authorize_repo(
     name: &str,
     action: Action,
 ) -> Result<RepoRecord> {
-    let repo = hub.store.repo_by_name(t, ns, name).await?.ok_or_else(Error::repo_not_found)?;
+    let repo = hub.repo_by_name(t, ns, name).await?.ok_or_else(Error::repo_not_found)?;
     check_repo(subject, action, &repo)?;
     Ok(repo)
 }

@@ -76,7 +76,9 @@ pub async fn set_member_role(hub: &Hub, subject: &Subject, org: &str, user: &str
         return Err(Error::bad_request(format!("'{}' is a user, not an organization", org.name)));
     }
     let user = user_by_name(hub, user).await?;
-    Ok(hub.store.set_membership(org.id, user.id, role, now_millis()).await?)
+    hub.store.set_membership(org.id, user.id, role, now_millis()).await?;
+    hub.forget_subjects();
+    Ok(())
 }
 
 /// The subject a signed-in user acts as, with their memberships loaded.

@@ -1,12 +1,20 @@
 //! The domain's state: the metadata store, repository storage, blob storage and the signing key.
 //! One `Hub` per process, shared by every request.
 
+use gatehouse_authz::Subject;
 use gatehouse_blob::BlobStore;
 use gatehouse_git::GitStore;
-use gatehouse_store::Store;
+use gatehouse_store::{RepoRecord, RepoStore, Store, TokenRecord};
+use gatehouse_types::RepoType;
+use moka::sync::Cache;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a cached answer may lag a change made by another node (changes made through this process
+/// evict at once). Short, because revocations and visibility changes must take effect quickly.
+const CACHE_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct HubConfig {
@@ -29,11 +37,49 @@ pub struct Hub {
     /// Commits to one repository queue here, so in-process writers do not spin on the ref's
     /// compare-and-swap (which still guards against other processes, e.g. a git push).
     write_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// Token secret hash → who it authenticates, so a request does not cost three queries.
+    pub(crate) subjects: Cache<String, (Subject, TokenRecord)>,
+    /// (type, owner, name) as asked, lower-cased → the repository.
+    repos: Cache<(RepoType, String, String), RepoRecord>,
+    /// (repository, LFS oid) the repository holds → size.
+    pub(crate) lfs_links: Cache<(i64, String), u64>,
 }
 
 impl Hub {
     pub fn new(config: HubConfig, store: Store, git: GitStore, blobs: BlobStore) -> Arc<Self> {
-        Arc::new(Hub { config, store, git, blobs, write_locks: Mutex::new(HashMap::new()) })
+        Arc::new(Hub {
+            config,
+            store,
+            git,
+            blobs,
+            write_locks: Mutex::new(HashMap::new()),
+            subjects: ttl_cache(10_000),
+            repos: ttl_cache(10_000),
+            lfs_links: ttl_cache(100_000),
+        })
+    }
+
+    /// A repository by its name (or a name it was moved away from), through the cache.
+    pub async fn repo_by_name(&self, t: RepoType, ns: &str, name: &str) -> gatehouse_types::Result<Option<RepoRecord>> {
+        let key = (t, ns.to_ascii_lowercase(), name.to_ascii_lowercase());
+        if let Some(r) = self.repos.get(&key) {
+            return Ok(Some(r));
+        }
+        let found = self.store.repo_by_name(t, ns, name).await?;
+        if let Some(r) = &found {
+            self.repos.insert(key, r.clone());
+        }
+        Ok(found)
+    }
+
+    /// After a repository is moved, deleted or changes visibility.
+    pub fn forget_repos(&self) {
+        self.repos.invalidate_all();
+    }
+
+    /// After memberships change or a token is revoked.
+    pub fn forget_subjects(&self) {
+        self.subjects.invalidate_all();
     }
 
     pub(crate) fn write_lock(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {
@@ -45,6 +91,14 @@ impl Hub {
     pub fn spool_dir(&self) -> PathBuf {
         self.config.data_dir.join("tmp")
     }
+}
+
+fn ttl_cache<K, V>(capacity: u64) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder().max_capacity(capacity).time_to_live(CACHE_TTL).build()
 }
 
 /// Runs blocking work (libgit2, hashing) off the async workers.

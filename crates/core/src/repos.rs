@@ -86,7 +86,9 @@ async fn init_storage(hub: &Hub, key: &str, t: RepoType) -> Result<()> {
 pub async fn delete(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &str) -> Result<()> {
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoManage).await?;
     // The row goes first: once it is gone the repository is unreachable; the files follow.
-    if !hub.store.delete_repo(repo.id).await? {
+    let deleted = hub.store.delete_repo(repo.id).await?;
+    hub.forget_repos();
+    if !deleted {
         return Err(Error::repo_not_found());
     }
     let git = hub.git.clone();
@@ -96,7 +98,9 @@ pub async fn delete(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &
 pub async fn rename(hub: &Hub, subject: &Subject, t: RepoType, from: &RepoId, to: &RepoId) -> Result<RepoRecord> {
     let repo = authorize_repo(hub, subject, t, from.namespace(), from.name(), Action::RepoManage).await?;
     let owner = authorize_namespace(hub, subject, to.namespace(), Action::RepoCreate).await?;
-    match hub.store.move_repo(repo.id, owner.id, to.name(), now_millis()).await {
+    let moved = hub.store.move_repo(repo.id, owner.id, to.name(), now_millis()).await;
+    hub.forget_repos();
+    match moved {
         Err(gatehouse_store::StoreError::Conflict(_)) => {
             Err(Error::conflict(format!("A {t} repository called {}/{} already exists", owner.name, to.name())))
         }
@@ -113,7 +117,9 @@ pub async fn set_visibility(
     v: Visibility,
 ) -> Result<()> {
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoManage).await?;
-    Ok(hub.store.set_private(repo.id, v.is_private(), now_millis()).await?)
+    hub.store.set_private(repo.id, v.is_private(), now_millis()).await?;
+    hub.forget_repos();
+    Ok(())
 }
 
 pub struct ListRequest {

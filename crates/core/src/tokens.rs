@@ -38,7 +38,11 @@ pub async fn create_token(hub: &Hub, user_id: i64, name: &str, role: TokenRole) 
 
 /// The subject behind a bearer secret; unknown or revoked tokens are refused as invalid credentials.
 pub async fn authenticate(hub: &Hub, secret: &str) -> Result<(Subject, TokenRecord)> {
-    let record = hub.store.token_by_hash(&hash_secret(secret)).await?.ok_or_else(Error::invalid_credentials)?;
+    let hash = hash_secret(secret);
+    if let Some(known) = hub.subjects.get(&hash) {
+        return Ok(known);
+    }
+    let record = hub.store.token_by_hash(&hash).await?.ok_or_else(Error::invalid_credentials)?;
     if record.revoked_at.is_some() {
         return Err(Error::invalid_credentials());
     }
@@ -48,7 +52,9 @@ pub async fn authenticate(hub: &Hub, secret: &str) -> Result<(Subject, TokenReco
         hub.store.touch_token(record.id, now).await?;
     }
     let grant = TokenGrant { token_id: record.id, role: record.role };
-    Ok((crate::accounts::subject_for(hub, &user, Some(grant)).await?, record))
+    let subject = crate::accounts::subject_for(hub, &user, Some(grant)).await?;
+    hub.subjects.insert(hash, (subject.clone(), record.clone()));
+    Ok((subject, record))
 }
 
 #[cfg(test)]

@@ -31,6 +31,35 @@ impl GitStore {
         Ok(Repo { git })
     }
 
+    /// Runs `f` on the repository, reusing a handle this thread opened before. Opening costs far more
+    /// than a lookup, and the hot read paths (resolve, info, tree) run on a small pool of blocking
+    /// threads. Handles stay correct while others write: libgit2 reads refs from disk on every lookup and
+    /// rescans the object database when an object is missing.
+    pub fn with_repo<T>(&self, key: &str, f: impl FnOnce(&Repo) -> GitResult<T>) -> GitResult<T> {
+        const PER_THREAD: usize = 64;
+        thread_local! {
+            static OPEN: std::cell::RefCell<std::collections::HashMap<PathBuf, std::rc::Rc<Repo>>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        let path = self.path(key)?;
+        let cached = OPEN.with(|open| open.borrow().get(&path).cloned());
+        let repo = match cached {
+            Some(r) => r,
+            None => {
+                let r = std::rc::Rc::new(Repo { git: git2::Repository::open_bare(&path)? });
+                OPEN.with(|open| {
+                    let mut open = open.borrow_mut();
+                    if open.len() >= PER_THREAD {
+                        open.clear();
+                    }
+                    open.insert(path, r.clone());
+                });
+                r
+            }
+        };
+        f(&repo)
+    }
+
     /// Creates an empty bare repository whose HEAD names `main`.
     pub fn init(&self, key: &str) -> GitResult<Repo> {
         let path = self.path(key)?;

@@ -292,3 +292,21 @@ fn purging_lfs_objects_rewrites_every_ref() {
     assert_eq!(repo.purge_lfs_objects(&["cc".repeat(32)].into_iter().collect()).unwrap(), 0);
     assert_eq!(repo.resolve("main").unwrap().commit, head);
 }
+
+#[test]
+fn cached_handles_see_writes_made_elsewhere() {
+    let (dir, store, repo) = setup();
+    let c1 = repo.commit(&req(vec![put(&repo, "a", b"1")], None)).unwrap().commit;
+    assert_eq!(store.with_repo("abc123", |r| Ok(r.resolve("main")?.commit)).unwrap(), c1);
+    // Another handle (as another thread or process would) commits.
+    let other = GitStore::new(dir.path()).open("abc123").unwrap();
+    let c2 = other.commit(&req(vec![put(&other, "b", b"2")], None)).unwrap().commit;
+    let (head, entry) = store
+        .with_repo("abc123", |r| {
+            let head = r.resolve("main")?.commit;
+            Ok((head, r.entry(head, "b")?))
+        })
+        .unwrap();
+    assert_eq!(head, c2);
+    assert_eq!(entry.unwrap().size, 1);
+}

@@ -39,6 +39,6 @@ pub async fn at_revision(
     let repo = authorize_repo(hub, subject, t, ns, name, action).await?;
     let git = hub.git.clone();
     let (key, rev) = (repo.storage_key.clone(), rev.as_str().to_string());
-    let commit = blocking(move || Ok(git.open(&key)?.resolve(&rev)?.commit)).await?;
+    let commit = blocking(move || Ok(git.with_repo(&key, |r| Ok(r.resolve(&rev)?.commit))?)).await?;
     Ok(AtRevision { repo, commit })
 }

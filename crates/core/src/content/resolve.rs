@@ -1,6 +1,6 @@
 //! Finding a file for download: what the resolve route serves and the metadata its HEAD reports.
 
-use super::{at_revision, AtRevision};
+use crate::access::authorize_repo;
 use crate::hub::blocking;
 use crate::Hub;
 use gatehouse_authz::{Action, Subject};
@@ -46,15 +46,28 @@ pub async fn file(
     rev: &Revision,
     path: &RepoPath,
 ) -> Result<Resolved> {
-    let AtRevision { repo, commit } = at_revision(hub, subject, t, ns, name, rev, Action::RepoDownload).await?;
+    let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoDownload).await?;
     let git = hub.git.clone();
-    let (key, p) = (repo.storage_key.clone(), path.as_str().to_string());
-    let entry = blocking(move || Ok(git.open(&key)?.entry(commit, &p)?)).await?;
+    let (key, rev, p) = (repo.storage_key.clone(), rev.as_str().to_string(), path.as_str().to_string());
+    // One blocking hop on a cached handle: the download path stays cheap.
+    let (commit, entry) = blocking(move || {
+        Ok(git.with_repo(&key, |r| {
+            let commit = r.resolve(&rev)?.commit;
+            Ok((commit, r.entry(commit, &p)?))
+        })?)
+    })
+    .await?;
     // A repository only serves LFS content it holds: a pointer to content deleted from it (or never
     // uploaded to it) is not a way to read another repository's bytes.
     if let Some(p) = entry.as_ref().and_then(|e| e.lfs.as_ref()) {
-        if hub.store.repo_lfs_object(repo.id, &p.oid).await?.is_none() {
-            return Err(gatehouse_types::Error::entry_not_found(&format!("{path} (its content was deleted)")));
+        let link = (repo.id, p.oid.clone());
+        if hub.lfs_links.get(&link).is_none() {
+            match hub.store.repo_lfs_object(repo.id, &p.oid).await? {
+                Some(l) => hub.lfs_links.insert(link, l.size),
+                None => {
+                    return Err(gatehouse_types::Error::entry_not_found(&format!("{path} (its content was deleted)")))
+                }
+            }
         }
     }
     Ok(match entry {
@@ -74,5 +87,5 @@ pub async fn file(
 pub async fn git_content(hub: &Hub, meta: &FileMeta) -> Result<Vec<u8>> {
     let git = hub.git.clone();
     let (key, oid) = (meta.repo.storage_key.clone(), meta.blob_oid);
-    blocking(move || Ok(git.open(&key)?.read_blob(oid)?)).await
+    blocking(move || Ok(git.with_repo(&key, |r| r.read_blob(oid))?)).await
 }
