@@ -157,6 +157,21 @@ impl BlobStore {
         w.finish(None).await
     }
 
+    /// Removes uploads a dead process left in staging on the local disk. Only entries older than
+    /// `max_age` go: younger ones may be uploads in flight on another node sharing the store.
+    pub fn remove_stale_staging(&self, max_age: std::time::Duration) -> usize {
+        let Some(root) = &self.local_root else { return 0 };
+        let Ok(entries) = std::fs::read_dir(root.join("staging")) else { return 0 };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|a| a > max_age));
+            if old && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
     pub async fn delete(&self, oid: &str) -> BlobResult<()> {
         match self.store.delete(&Self::key(oid)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

@@ -59,6 +59,7 @@ pub async fn create_org(hub: &Hub, name: &str, full_name: Option<&str>, admin: &
     let fullname = full_name.unwrap_or(name.as_str()).to_string();
     let org = hub.store.create_org(NewOrg { name, fullname }, now_millis()).await?;
     hub.store.set_membership(org.id, admin.id, OrgRole::Admin, now_millis()).await?;
+    hub.authorization_changed().await?;
     Ok(org)
 }
 
@@ -77,8 +78,7 @@ pub async fn set_member_role(hub: &Hub, subject: &Subject, org: &str, user: &str
     }
     let user = user_by_name(hub, user).await?;
     hub.store.set_membership(org.id, user.id, role, now_millis()).await?;
-    hub.forget_subjects();
-    Ok(())
+    hub.authorization_changed().await
 }
 
 /// The subject a signed-in user acts as, with their memberships loaded.

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long a cached answer may lag a change made by another node (changes made through this process
-/// evict at once). Short, because revocations and visibility changes must take effect quickly.
+/// The longest a cached answer can live. Changes made through this process evict at once; changes made
+/// elsewhere (another node, the admin CLI) bump the database's cache epoch, which `watch_changes` polls
+/// every `EPOCH_POLL`, so in practice they take effect within about a second.
 const CACHE_TTL: Duration = Duration::from_secs(5);
+const EPOCH_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct HubConfig {
@@ -72,14 +74,38 @@ impl Hub {
         Ok(found)
     }
 
-    /// After a repository is moved, deleted or changes visibility.
-    pub fn forget_repos(&self) {
-        self.repos.invalidate_all();
+    /// After anything that affects authorization changed (memberships, tokens, visibility, moves,
+    /// deletions, LFS links): drop this process's caches and tell every other one through the epoch.
+    pub async fn authorization_changed(&self) -> gatehouse_types::Result<()> {
+        self.forget_cached();
+        self.store.bump_cache_epoch().await?;
+        Ok(())
     }
 
-    /// After memberships change or a token is revoked.
-    pub fn forget_subjects(&self) {
+    fn forget_cached(&self) {
         self.subjects.invalidate_all();
+        self.repos.invalidate_all();
+        self.lfs_links.invalidate_all();
+    }
+
+    /// Runs for the life of the server: drops the caches whenever another process changed something.
+    pub async fn watch_changes(self: Arc<Self>) {
+        let mut seen = self.store.cache_epoch().await.ok();
+        loop {
+            tokio::time::sleep(EPOCH_POLL).await;
+            match self.store.cache_epoch().await {
+                Ok(epoch) if Some(epoch) != seen => {
+                    self.forget_cached();
+                    seen = Some(epoch);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // Unknown state: trust nothing cached until the database answers again.
+                    self.forget_cached();
+                    tracing::warn!(error = %e, "cannot read the cache epoch");
+                }
+            }
+        }
     }
 
     pub(crate) fn write_lock(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {

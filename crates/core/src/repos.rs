@@ -87,7 +87,7 @@ pub async fn delete(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoManage).await?;
     // The row goes first: once it is gone the repository is unreachable; the files follow.
     let deleted = hub.store.delete_repo(repo.id).await?;
-    hub.forget_repos();
+    hub.authorization_changed().await?;
     if !deleted {
         return Err(Error::repo_not_found());
     }
@@ -99,7 +99,7 @@ pub async fn rename(hub: &Hub, subject: &Subject, t: RepoType, from: &RepoId, to
     let repo = authorize_repo(hub, subject, t, from.namespace(), from.name(), Action::RepoManage).await?;
     let owner = authorize_namespace(hub, subject, to.namespace(), Action::RepoCreate).await?;
     let moved = hub.store.move_repo(repo.id, owner.id, to.name(), now_millis()).await;
-    hub.forget_repos();
+    hub.authorization_changed().await?;
     match moved {
         Err(gatehouse_store::StoreError::Conflict(_)) => {
             Err(Error::conflict(format!("A {t} repository called {}/{} already exists", owner.name, to.name())))
@@ -118,8 +118,7 @@ pub async fn set_visibility(
 ) -> Result<()> {
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoManage).await?;
     hub.store.set_private(repo.id, v.is_private(), now_millis()).await?;
-    hub.forget_repos();
-    Ok(())
+    hub.authorization_changed().await
 }
 
 pub struct ListRequest {

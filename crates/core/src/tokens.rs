@@ -36,6 +36,16 @@ pub async fn create_token(hub: &Hub, user_id: i64, name: &str, role: TokenRole) 
     Ok((record, secret))
 }
 
+/// Revokes a token of `user_id`. A server process evicts its cache at once when the revocation goes
+/// through it; other processes stop accepting the token within the cache lifetime (seconds).
+pub async fn revoke(hub: &Hub, user_id: i64, token_id: i64) -> Result<()> {
+    let owned = hub.store.tokens_of_user(user_id).await?.iter().any(|t| t.id == token_id && t.revoked_at.is_none());
+    if !owned || !hub.store.revoke_token(token_id, now_millis()).await? {
+        return Err(Error::not_found(format!("No active token {token_id} for this user")));
+    }
+    hub.authorization_changed().await
+}
+
 /// The subject behind a bearer secret; unknown or revoked tokens are refused as invalid credentials.
 pub async fn authenticate(hub: &Hub, secret: &str) -> Result<(Subject, TokenRecord)> {
     let hash = hash_secret(secret);

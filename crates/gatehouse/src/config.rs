@@ -22,6 +22,8 @@ pub struct Config {
     pub log_format: String,
     /// Where the key for signed URLs lives (generated on first start when missing).
     pub signing_key_file: PathBuf,
+    /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
+    pub shutdown_grace_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -35,6 +37,7 @@ impl std::fmt::Debug for Config {
             .field("max_commit_bytes", &self.max_commit_bytes)
             .field("log_format", &self.log_format)
             .field("signing_key_file", &self.signing_key_file)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }
@@ -67,6 +70,7 @@ struct FileConfig {
     lfs_multipart_chunk_size: Option<u64>,
     log_format: Option<String>,
     signing_key_file: Option<PathBuf>,
+    shutdown_grace_secs: Option<u64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -123,6 +127,7 @@ impl Config {
             lfs_multipart_threshold: num("LFS_MULTIPART_THRESHOLD", file.lfs_multipart_threshold, 512 << 20)?,
             lfs_multipart_chunk_size: num("LFS_MULTIPART_CHUNK_SIZE", file.lfs_multipart_chunk_size, 64 << 20)?
                 .max(5 << 20),
+            shutdown_grace_secs: num("SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 60)?,
             data_dir,
             listen,
             database_url,

@@ -67,6 +67,10 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum TokenCommand {
+    /// List a user's tokens (never their secrets).
+    List { user: String },
+    /// Revoke one of a user's tokens by id (see `token list`).
+    Revoke { user: String, id: i64 },
     /// Create a token for a user and print it (alone) on stdout; it is not shown again.
     Create {
         user: String,
@@ -138,6 +142,31 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { user }) => {
+            let hub = server::open_hub(&config).await?;
+            let account = accounts::user_by_name(&hub, &user).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let fmt = |t: Option<i64>| t.map_or_else(|| "-".to_string(), gatehouse_core::time::iso8601);
+            println!("{:>6}  {:<5}  {:<24}  {:<24}  {:<24}  name", "id", "role", "created", "last used", "revoked");
+            for t in gatehouse_store::TokenStore::tokens_of_user(&hub.store, account.id).await? {
+                println!(
+                    "{:>6}  {:<5}  {:<24}  {:<24}  {:<24}  {}",
+                    t.id,
+                    t.role.as_str(),
+                    fmt(Some(t.created_at)),
+                    fmt(t.last_used_at),
+                    fmt(t.revoked_at),
+                    t.name
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { user, id }) => {
+            let hub = server::open_hub(&config).await?;
+            let account = accounts::user_by_name(&hub, &user).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            gatehouse_core::tokens::revoke(&hub, account.id, id).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            eprintln!("revoked token {id} of {user}");
             Ok(())
         }
         Command::Org(OrgCommand::Create { org, admin, full_name }) => {

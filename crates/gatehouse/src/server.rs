@@ -56,8 +56,7 @@ fn init_logging(config: &Config) {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
     let hub = open_hub(&config).await?;
-    // Spool files of uploads that were in flight when a previous process died: never referenced.
-    let _ = std::fs::remove_dir_all(hub.spool_dir());
+    clean_up_after_crash(&hub).await;
     let http = HttpConfig {
         public_url: config.public_url.clone(),
         max_commit_bytes: config.max_commit_bytes,
@@ -66,16 +65,50 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             chunk_size: config.lfs_multipart_chunk_size,
         },
     };
+    tokio::spawn(hub.clone().watch_changes());
     let app = gatehouse_http::router(hub.clone(), http);
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), database = %redact_url(&config.database_url), "gatehouse listening");
     print_getting_started(&config, addr);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
-    tracing::info!("in-flight requests finished; closing the database");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let graceful = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    // In-flight requests get `shutdown_grace_secs` to finish; a client stalled mid-upload cannot hold
+    // the process forever (its commit is simply not applied).
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
+    let deadline = async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; exiting"),
+    }
+    tracing::info!("closing the database");
     hub.store.close().await;
     Ok(())
+}
+
+/// What a killed process can leave behind: spool files and multipart parts (never referenced), ref
+/// locks that would wedge a branch, and half-written uploads in the blob store's staging area.
+async fn clean_up_after_crash(hub: &Arc<Hub>) {
+    let _ = std::fs::remove_dir_all(hub.spool_dir());
+    let git = hub.git.clone();
+    match tokio::task::spawn_blocking(move || git.remove_stale_locks()).await {
+        Ok(Ok(n)) if n > 0 => tracing::warn!(removed = n, "removed stale git locks left by a crash"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not sweep git locks"),
+        _ => {}
+    }
+    let staged = hub.blobs.remove_stale_staging(std::time::Duration::from_secs(3600));
+    if staged > 0 {
+        tracing::warn!(removed = staged, "removed abandoned uploads from blob staging");
+    }
 }
 
 /// What to do next, on the terminal (not the log): point clients here and make a token.

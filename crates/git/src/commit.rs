@@ -93,6 +93,7 @@ impl Repo {
             let commit = self.git.commit(None, &sig, &sig, &message, &tree, &parent_refs)?;
             match self.swap_ref(&req.ref_name, head, commit) {
                 Ok(()) => return Ok(CommitOutcome { commit, parent }),
+                Err(e) if e.code() == ErrorCode::Locked && self.clear_stale_lock(&req.ref_name) => continue,
                 Err(e) if is_race(&e) => {
                     if req.expected_parent.is_some() {
                         let current = self.ref_target(&req.ref_name)?.map(|h| h.to_string()).unwrap_or_default();
@@ -106,7 +107,14 @@ impl Repo {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(GitError::Conflict(format!("{} kept moving; try again", req.ref_name)))
+        Err(GitError::Conflict(format!("{} is being updated by another writer; try again", req.ref_name)))
+    }
+
+    /// A lock left by a process that died between taking a ref's lock and renaming it into place would
+    /// block the branch for good; libgit2 and git hold these for microseconds, so an old one is stale.
+    fn clear_stale_lock(&self, ref_name: &str) -> bool {
+        let lock = self.git.path().join(format!("{ref_name}.lock"));
+        crate::store::is_stale_lock(&lock) && std::fs::remove_file(&lock).is_ok()
     }
 
     /// Replaces the branch's history with one root commit holding its current tree.

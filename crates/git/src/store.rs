@@ -4,6 +4,13 @@
 use crate::{GitError, GitResult};
 use std::path::{Path, PathBuf};
 
+/// How old a lock file must be before it is taken for the leftover of a dead process.
+pub const STALE_LOCK: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub(crate) fn is_stale_lock(path: &Path) -> bool {
+    std::fs::metadata(path).and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_LOCK))
+}
+
 #[derive(Debug, Clone)]
 pub struct GitStore {
     root: PathBuf,
@@ -83,6 +90,43 @@ impl GitStore {
         std::fs::rename(&path, &trash)?;
         std::fs::remove_dir_all(&trash)?;
         Ok(())
+    }
+
+    /// Removes ref locks left behind by a process killed mid-update, in every repository. Locks younger
+    /// than `STALE_LOCK` may belong to a live writer (another node) and are kept. Returns how many went.
+    pub fn remove_stale_locks(&self) -> GitResult<usize> {
+        fn walk(dir: &Path, removed: &mut usize) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    walk(&path, removed)?;
+                } else if path.extension().is_some_and(|e| e == "lock")
+                    && is_stale_lock(&path)
+                    && std::fs::remove_file(&path).is_ok()
+                {
+                    tracing::warn!(lock = %path.display(), "removed a stale git lock");
+                    *removed += 1;
+                }
+            }
+            Ok(())
+        }
+        let mut removed = 0;
+        let Ok(shards) = std::fs::read_dir(&self.root) else { return Ok(0) };
+        for shard in shards {
+            let Ok(repos) = std::fs::read_dir(shard?.path()) else { continue };
+            for repo in repos {
+                let repo = repo?.path();
+                let packed = repo.join("packed-refs.lock");
+                if is_stale_lock(&packed) && std::fs::remove_file(&packed).is_ok() {
+                    removed += 1;
+                }
+                let refs = repo.join("refs");
+                if refs.is_dir() {
+                    walk(&refs, &mut removed)?;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     pub fn exists(&self, key: &str) -> bool {

@@ -310,3 +310,37 @@ fn cached_handles_see_writes_made_elsewhere() {
     assert_eq!(head, c2);
     assert_eq!(entry.unwrap().size, 1);
 }
+
+/// A process killed between locking a ref and renaming the lock into place leaves `<ref>.lock`.
+fn plant_lock(dir: &std::path::Path, age_secs: u64) -> std::path::PathBuf {
+    let lock = GitStore::new(dir).path("abc123").unwrap().join("refs/heads/main.lock");
+    let f = std::fs::File::create(&lock).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs)).unwrap();
+    lock
+}
+
+#[test]
+fn a_stale_ref_lock_does_not_wedge_the_branch() {
+    let (dir, _s, repo) = setup();
+    repo.commit(&req(vec![put(&repo, "a", b"1")], None)).unwrap();
+    let lock = plant_lock(dir.path(), 60);
+    repo.commit(&req(vec![put(&repo, "b", b"2")], None)).unwrap();
+    assert!(!lock.exists());
+}
+
+#[test]
+fn a_fresh_ref_lock_is_respected_and_stale_ones_are_swept() {
+    let (dir, store, repo) = setup();
+    let c = repo.commit(&req(vec![put(&repo, "a", b"1")], None)).unwrap().commit;
+    let lock = plant_lock(dir.path(), 0);
+    // A live writer (another node) may hold it: never steal a fresh lock.
+    let mut r = req(vec![put(&repo, "b", b"2")], Some(c));
+    r.expected_parent = Some(c);
+    assert!(repo.commit(&r).is_err());
+    assert!(lock.exists());
+    assert_eq!(store.remove_stale_locks().unwrap(), 0);
+    let lock = plant_lock(dir.path(), 60);
+    assert_eq!(store.remove_stale_locks().unwrap(), 1);
+    assert!(!lock.exists());
+    repo.commit(&r).unwrap();
+}

@@ -9,6 +9,25 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+/// `axum::extract::Path`, with malformed parameters answered through the error table (a plain-text
+/// rejection would lack the Hub's error headers).
+pub struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) => Err(Error::bad_request(format!("Invalid URL: {}", e.body_text())).into()),
+        }
+    }
+}
+
 /// JSON bodies of API calls are small; commits and uploads stream and are not subject to this.
 pub const MAX_JSON_BODY: usize = 16 << 20;
 

@@ -133,6 +133,7 @@ pub fn build(state: AppState) -> Router {
     }
     router
         .fallback(ops::fallback)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(middleware::from_fn(crate::metrics::track))
         .layer(middleware::from_fn(request_id))
         .layer(DefaultBodyLimit::disable())
@@ -152,7 +153,14 @@ async fn request_id(req: Request, next: Next) -> Response {
     let route = req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
     let span = tracing::info_span!("request", method = %req.method(), route = route.as_deref().unwrap_or("-"), request_id = %id);
     let start = std::time::Instant::now();
+    let has_body = req.headers().contains_key(axum::http::header::TRANSFER_ENCODING)
+        || req.headers().get(axum::http::header::CONTENT_LENGTH).is_some_and(|v| v != "0");
     let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    // A request refused before its body was read leaves that body on the connection: close it rather
+    // than let the client's next request be parsed out of the leftover bytes.
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     span.in_scope(|| {
         tracing::debug!(status = resp.status().as_u16(), elapsed_ms = start.elapsed().as_millis() as u64, "done")
     });

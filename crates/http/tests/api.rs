@@ -425,3 +425,59 @@ async fn resolve_headers_ranges_and_missing_files() {
     let bad_rev = app.client.head(app.url("/alice/open/resolve/nope/x")).send().await.unwrap();
     assert_eq!(bad_rev.headers()["x-error-code"], "RevisionNotFound");
 }
+
+#[tokio::test]
+async fn oversize_commits_are_413_and_change_nothing() {
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        gatehouse_http::HttpConfig { max_commit_bytes: 4096, ..Default::default() },
+    )
+    .await;
+    let alice = app.user("alice").await;
+    app.client.post(app.url("/api/repos/create")).bearer_auth(&alice).json(&json!({"name": "m"})).send().await.unwrap();
+    let head = || async {
+        let v: Value = app
+            .client
+            .get(app.url("/api/models/alice/m"))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["sha"].as_str().unwrap().to_string()
+    };
+    let before = head().await;
+    let big = format!(
+        "{NDJSON_HEADER}\n{}\n",
+        json!({"key": "file", "value": {"content": "QUFB".repeat(5000), "path": "a.txt", "encoding": "base64"}})
+    );
+    let url = app.url("/api/models/alice/m/commit/main");
+    // Announced length: refused before reading.
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&alice)
+        .header("content-type", "application/x-ndjson")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["x-error-code"], "PayloadTooLarge");
+    // Streamed without a length: refused when the cap is hit, in the middle of a string.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big.into_bytes().chunks(1000).map(|c| Ok(c.to_vec())).collect();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&alice)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(head().await, before);
+}

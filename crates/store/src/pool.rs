@@ -100,6 +100,17 @@ impl Store {
         Ok(())
     }
 
+    /// Records that authorization-relevant state changed (see migration 0003).
+    pub async fn bump_cache_epoch(&self) -> StoreResult<()> {
+        sqlx::query("UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn cache_epoch(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT epoch FROM cache_epoch WHERE id = 1").fetch_one(&self.pool).await?;
+        Ok(sqlx::Row::try_get(&row, "epoch")?)
+    }
+
     /// Waits for checked-out connections to return, then closes them all.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -148,6 +148,7 @@ both!(
     concurrent_writes,
     moved_repos_answer_under_their_old_name,
     lfs_content_facts,
+    cache_epoch_moves_forward,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -820,4 +821,11 @@ async fn lfs_content_facts(store: Store) {
     // First writer wins (the value is a function of the content, so a second one is the same anyway).
     store.set_lfs_git_blob_oid(&oid, &"2".repeat(40)).await.unwrap();
     assert_eq!(store.lfs_git_blob_oid(&oid).await.unwrap(), Some("1".repeat(40)));
+}
+
+async fn cache_epoch_moves_forward(store: Store) {
+    let start = store.cache_epoch().await.expect("epoch");
+    store.bump_cache_epoch().await.expect("bump");
+    store.bump_cache_epoch().await.expect("bump");
+    assert_eq!(store.cache_epoch().await.expect("epoch"), start + 2);
 }

@@ -101,7 +101,7 @@ pub async fn delete(
         if hub.store.unlink_lfs_object(repo.id, oid).await? {
             removed += 1;
         }
-        hub.lfs_links.invalidate(&(repo.id, oid.clone()));
     }
+    hub.authorization_changed().await?;
     Ok(removed)
 }

@@ -53,9 +53,15 @@ fn malformed(detail: impl std::fmt::Display) -> Error {
     Error::bad_request(format!("Malformed commit payload: {detail}"))
 }
 
+/// A read error means the client sent something broken or went away. (An oversize body is recognised
+/// by the HTTP layer's cap, which knows it stopped the read.)
+fn io_err(error: &std::io::Error) -> Error {
+    malformed(format!("could not read the body: {error}"))
+}
+
 fn json_err(e: ReaderError) -> Error {
     match e {
-        ReaderError::IoError { error, .. } => malformed(format!("could not read the body: {error}")),
+        ReaderError::IoError { error, .. } => io_err(&error),
         other => malformed(other),
     }
 }
@@ -213,7 +219,7 @@ fn short_string<R: Read>(json: &mut JsonStreamReader<R>, what: &str) -> Result<S
     }
     let mut out = Vec::new();
     let mut reader = json.next_string_reader().map_err(json_err)?.take(MAX_SHORT_STRING as u64 + 1);
-    reader.read_to_end(&mut out).map_err(malformed)?;
+    reader.read_to_end(&mut out).map_err(|e| io_err(&e))?;
     if out.len() > MAX_SHORT_STRING {
         return Err(malformed(format!("{what} is too long")));
     }
@@ -250,7 +256,7 @@ fn spool_base64<R: Read>(json: &mut JsonStreamReader<R>, spooler: &Spooler) -> R
         let n = match decoder.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) => return Err(malformed(format!("content is not valid base64 ({e})"))),
+            Err(e) => return Err(malformed(format!("content is not valid base64 or could not be read ({e})"))),
         };
         spool.write(&buf[..n])?;
     }

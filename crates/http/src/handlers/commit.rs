@@ -1,9 +1,9 @@
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::params::{base_url, query_flag, query_pairs, repo_url, RepoParams};
+use crate::params::{base_url, query_flag, query_pairs, repo_url, Path, RepoParams};
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::Json;
 use futures::TryStreamExt;
@@ -13,15 +13,19 @@ use gatehouse_core::content::spool::Spooler;
 use gatehouse_types::{Error, ErrorCode};
 use serde_json::{json, Value};
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 /// Inline content up to this size stays in memory while a commit is parsed; larger goes to disk.
 const SPOOL_IN_MEMORY: usize = 1 << 20;
 
-/// Refuses to read past `limit` bytes, so an oversize body fails fast with a clear error.
+/// Refuses to read past `limit` bytes, so an oversize body fails fast; `exceeded` tells the handler
+/// that the parse error it gets back was this refusal (413), not a malformed body (400).
 struct Capped<R> {
     inner: R,
     left: u64,
+    exceeded: Arc<AtomicBool>,
 }
 
 impl<R: Read> Read for Capped<R> {
@@ -30,7 +34,10 @@ impl<R: Read> Read for Capped<R> {
             let mut probe = [0u8; 1];
             return match self.inner.read(&mut probe)? {
                 0 => Ok(0),
-                _ => Err(std::io::Error::other("body too large")),
+                _ => {
+                    self.exceeded.store(true, Ordering::Relaxed);
+                    Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "commit body too large"))
+                }
             };
         }
         let max = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
@@ -38,6 +45,10 @@ impl<R: Read> Read for Capped<R> {
         self.left -= n as u64;
         Ok(n)
     }
+}
+
+fn too_large(max: u64) -> Error {
+    Error::new(ErrorCode::PayloadTooLarge, format!("Commit payloads are limited to {max} bytes"))
 }
 
 /// `POST /api/{type}s/{repo}/commit/{rev}`: NDJSON, streamed. Authorization and the branch are checked
@@ -69,9 +80,13 @@ pub async fn commit(
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let reader = SyncIoBridge::new(StreamReader::new(stream));
     let spooler = Spooler::new(state.hub.spool_dir(), SPOOL_IN_MEMORY);
-    let parsed = tokio::task::spawn_blocking(move || ndjson::parse(Capped { inner: reader, left: max }, &spooler))
-        .await
-        .map_err(Error::internal)??;
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let capped = Capped { inner: reader, left: max, exceeded: exceeded.clone() };
+    let parsed = tokio::task::spawn_blocking(move || ndjson::parse(capped, &spooler)).await.map_err(Error::internal)?;
+    let parsed = match parsed {
+        Err(_) if exceeded.load(Ordering::Relaxed) => return Err(too_large(max).into()),
+        other => other?,
+    };
     let oid = commit::apply(&state.hub, &target, parsed).await?;
     let url = repo_url(&base_url(&state, &headers), target.repo.repo_type, &target.repo.owner_name, &target.repo.name);
     Ok(Json(json!({

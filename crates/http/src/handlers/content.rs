@@ -1,11 +1,11 @@
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::params::{
-    base_url, json_body, next_link, page, query_flag, query_pairs, read_bounded, RepoParams, MAX_JSON_BODY,
+    base_url, json_body, next_link, page, query_flag, query_pairs, read_bounded, Path, RepoParams, MAX_JSON_BODY,
 };
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -3,10 +3,10 @@
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::params::{base_url, json_body, query_get, query_pairs};
+use crate::params::{base_url, json_body, query_get, query_pairs, Path};
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};

@@ -27,15 +27,25 @@ pub async fn agent_harnesses() -> impl IntoResponse {
     Json(json!({"standardEnvVars": [], "harnesses": {}}))
 }
 
-/// Unknown routes. Under the repository API prefixes, answer as a missing repository so the client's
-/// `repo_exists`/`file_exists` work even for shapes we do not serve.
+/// Unknown routes. A repository id of an unserved shape (a single segment, as `/api/models/gpt2/…` or
+/// `/gpt2/resolve/…`) answers as a missing repository, so `repo_exists`/`file_exists` say False; an
+/// unknown operation on a namespaced repository is a plain 404, not a misleading "repository not found".
 pub async fn fallback(uri: Uri) -> ApiError {
     let p = uri.path();
-    let repo_like = ["/api/models/", "/api/datasets/", "/api/spaces/"].iter().any(|pre| p.starts_with(pre))
-        || p.contains("/resolve/");
-    if repo_like {
+    let segments: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+    let api_repo =
+        segments.first() == Some(&"api") && matches!(segments.get(1), Some(&("models" | "datasets" | "spaces")));
+    let single_segment_repo = (api_repo && segments.len() <= 3)
+        || segments.get(1) == Some(&"resolve")
+        || (matches!(segments.first(), Some(&("datasets" | "spaces"))) && segments.get(2) == Some(&"resolve"));
+    if single_segment_repo {
         Error::repo_not_found().into()
     } else {
-        Error::not_found(format!("No route for {p}")).into()
+        Error::not_found(format!("Not found: {p}")).into()
     }
+}
+
+pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    Error::new(gatehouse_types::ErrorCode::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path()))
+        .into()
 }

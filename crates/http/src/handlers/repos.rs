@@ -1,9 +1,11 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::params::{base_url, json_body, next_link, page, query_flag, query_get, query_pairs, repo_url, RepoParams};
+use crate::params::{
+    base_url, json_body, next_link, page, query_flag, query_get, query_pairs, repo_url, Path, RepoParams,
+};
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -60,9 +62,12 @@ pub async fn create(
         }
         CreateOutcome::AlreadyExists(r) => {
             let url = created_url(&state, &headers, &r);
-            let body = json!({"error": format!("You already created this {} repo", r.repo_type), "url": url});
-            let mut resp = (StatusCode::CONFLICT, Json(body)).into_response();
+            let message = format!("You already created this {} repo", r.repo_type);
+            let mut resp = (StatusCode::CONFLICT, Json(json!({"error": message, "url": url}))).into_response();
             resp.headers_mut().insert("x-error-code", axum::http::HeaderValue::from_static("RepoExists"));
+            if let Ok(v) = axum::http::HeaderValue::from_str(&message) {
+                resp.headers_mut().insert("x-error-message", v);
+            }
             Ok(resp)
         }
     }
