@@ -63,8 +63,22 @@ impl Repo {
         }
     }
 
-    /// The entry at `path` in `commit`, file or directory.
+    /// The entry at `path` in `commit`, file or directory. What a commit holds never changes, so the
+    /// answer is cached (missing entries too): a download's HEAD then costs one ref read, no object reads.
     pub fn entry(&self, commit: Oid, path: &str) -> GitResult<Option<TreeEntry>> {
+        type Key = (Oid, String);
+        static ENTRIES: std::sync::OnceLock<moka::sync::Cache<Key, Option<TreeEntry>>> = std::sync::OnceLock::new();
+        let cache = ENTRIES.get_or_init(|| moka::sync::Cache::new(100_000));
+        let key = (commit, path.to_string());
+        if let Some(e) = cache.get(&key) {
+            return Ok(e);
+        }
+        let found = self.lookup_entry(commit, path)?;
+        cache.insert(key, found.clone());
+        Ok(found)
+    }
+
+    fn lookup_entry(&self, commit: Oid, path: &str) -> GitResult<Option<TreeEntry>> {
         let tree = self.tree_at(commit)?;
         match tree.get_path(Path::new(path)) {
             Ok(e) => self.make_entry(path.to_string(), e.id(), e.kind()),

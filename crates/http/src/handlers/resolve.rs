@@ -15,7 +15,6 @@ use gatehouse_core::content::resolve::{self, FileMeta, Resolved};
 use gatehouse_types::{Error, ErrorCode, RepoPath, RepoType, Revision};
 use serde::Deserialize;
 use std::ops::Range;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Large reads keep the syscall count down on multi-GB files.
 const READ_CHUNK: usize = 512 * 1024;
@@ -103,18 +102,53 @@ async fn body(state: &AppState, meta: &FileMeta, span: Range<u64>) -> ApiResult<
         let slice = bytes::Bytes::from(data).slice(span.start as usize..span.end as usize);
         return Ok(Body::from(slice));
     };
-    // Local disk: read the object file directly in large chunks.
+    // Local disk: positional reads straight into the buffers that become the response chunks.
     if let Some(path) = state.hub.blobs.local_path(oid) {
-        let mut file =
-            tokio::fs::File::open(&path).await.map_err(|e| Error::internal(format!("LFS object {oid}: {e}")))?;
-        if span.start > 0 {
-            file.seek(std::io::SeekFrom::Start(span.start)).await.map_err(Error::internal)?;
-        }
-        let reader = file.take(span.end - span.start);
-        return Ok(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK)));
+        let file = std::fs::File::open(&path).map_err(|e| Error::internal(format!("LFS object {oid}: {e}")))?;
+        return Ok(Body::from_stream(file_chunks(std::sync::Arc::new(file), span)));
     }
     let stream = state.hub.blobs.get(oid, Some(span)).await?;
     Ok(Body::from_stream(stream.map_err(std::io::Error::other)))
+}
+
+/// The bytes of `span` in `file`, one `READ_CHUNK` at a time. Each chunk is a `pread` on the blocking
+/// pool into a fresh buffer that is handed to hyper as is (no copy through an intermediate buffer), and
+/// the next one is read only when hyper asks for it: one chunk in flight per download, however slow the
+/// client, so memory stays flat with many concurrent downloads.
+fn file_chunks(
+    file: std::sync::Arc<std::fs::File>,
+    span: Range<u64>,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> {
+    futures::stream::try_unfold(span.start, move |offset| {
+        let file = file.clone();
+        let end = span.end;
+        async move {
+            if offset >= end {
+                return Ok(None);
+            }
+            let len = usize::try_from((end - offset).min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
+            let chunk = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; len];
+                let mut filled = 0;
+                while filled < len {
+                    match file.read_at(&mut buf[filled..], offset + filled as u64)? {
+                        0 => {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "LFS object shorter than recorded",
+                            ))
+                        }
+                        n => filled += n,
+                    }
+                }
+                Ok(buf)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            Ok(Some((bytes::Bytes::from(chunk), offset + len as u64)))
+        }
+    })
 }
 
 /// One range of `bytes=a-b`, `a-` or `-n`; None when the header should be ignored (multiple ranges).
