@@ -8,8 +8,9 @@ Needs: a release build (target/release/gatehouse, or GATEHOUSE_BIN), nginx (Debi
 .venv/bin/python). Everything listens on 127.0.0.1 and every load run is bounded (-n or -z plus a timeout).
 
 Rounds are interleaved (ours, peer, ours, peer, …) and `uptime` is recorded around each, since the two
-cores are shared by the client and the server. Raw outputs go to bench/results/<date>/; a Markdown summary
-is printed at the end (copy it into docs/benchmarks.md with the date and machine).
+cores are shared by the client and the server. Raw outputs go to bench/results/<date>/ (results-<time>.json
+per run); a Markdown summary is printed at the end (copy it into docs/benchmarks.md with the date and
+machine).
 """
 
 from __future__ import annotations
@@ -277,10 +278,9 @@ def bench_rss(g: Gatehouse, n: Nginx, results: dict, out: Path) -> None:
             time.sleep(0.5)
         res = json.loads(proc.stdout.read())
         (out / f"rss200-{who}.json").write_text(json.dumps(res))
-        results[f"rss200_{who}"] = {
-            "peak_kib": max(samples), "median_kib": statistics.median(samples),
-            "gib_s": res["summary"]["sizePerSec"] / GIB, "codes": res.get("statusCodeDistribution", {}),
-        }
+        # No 1 GiB download completes within 20 s at 200-way concurrency, so oha's throughput (completed
+        # responses only) says nothing here: this test is about memory staying flat.
+        results[f"rss200_{who}"] = {"peak_kib": max(samples), "median_kib": statistics.median(samples)}
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -313,7 +313,6 @@ def summary(results: dict) -> str:
     if "rss200_ours" in results:
         o, p = results["rss200_ours"], results["rss200_nginx"]
         lines.append(f"| 200 concurrent 1 GiB GETs: peak RSS (MiB) | {o['peak_kib']/1024:.1f} (median {o['median_kib']/1024:.1f}) | nginx {p['peak_kib']/1024:.1f} | |")
-        lines.append(f"| 200 concurrent 1 GiB GETs: total (GiB/s) | {o['gib_s']:.2f} | nginx {p['gib_s']:.2f} | {o['gib_s']/p['gib_s']:.2f}× |")
     return "\n".join(lines)
 
 
@@ -351,7 +350,7 @@ def main() -> None:
         results["uptime_after"] = sh("uptime").strip()
         g.stop()
         n.stop()
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / f"results-{time.strftime('%H%M%S')}.json").write_text(json.dumps(results, indent=2))
     print(summary(results))
     print(f"\nraw results: {out}/", file=sys.stderr)
 

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use std::ops::Range;
 
 /// Large reads keep the syscall count down on multi-GB files.
-const READ_CHUNK: usize = 512 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 #[derive(Deserialize)]
 pub struct ResolveParams {
