@@ -10,7 +10,7 @@
 #
 # Environment:
 #   GATEHOUSE_VENV     Python venv to create/reuse (default: <repo>/.venv) with huggingface_hub, pytest, httpx
-#   GATEHOUSE_SHARED   shared/ folder holding upstream-hfhub/ (default: <repo>/../shared)
+#   GATEHOUSE_SHARED   shared/ folder holding upstream-hfhub/ (default: <repo>/../shared, else /work/shared)
 #   GATEHOUSE_BIN      use this server binary instead of building target/debug/gatehouse
 #   HF_HUB_VERSION     client version for the upstream harness (default 1.28.0)
 #   UPSTREAM_THRESHOLD minimum upstream pass rate (default 0.9)
@@ -23,7 +23,9 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="${GATEHOUSE_VENV:-$ROOT/.venv}"
+# The steering folder sits beside the repository; a clone made elsewhere (CI) finds it at /work/shared.
 SHARED="${GATEHOUSE_SHARED:-$ROOT/../shared}"
+[ -d "$SHARED/upstream-hfhub" ] || [ ! -d /work/shared/upstream-hfhub ] || SHARED=/work/shared
 LOGS="$ROOT/target/test-logs"
 mkdir -p "$LOGS"
 export HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_UPDATE_CHECK=1 CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
