@@ -10,6 +10,10 @@ pub struct RepoFacts {
     pub owner_is_org: bool,
     pub private: bool,
     pub created_by: Option<AccountId>,
+    /// Downloads need an accepted access request (the card stays readable).
+    pub gated: bool,
+    /// The subject asking holds an accepted access request for this repository.
+    pub gate_passed: bool,
 }
 
 /// A user's or organization's namespace, as the target of repository creation or member management.
@@ -58,6 +62,8 @@ pub enum DenyReason {
     ReadOnlyToken,
     /// The user's role does not allow it (403).
     InsufficientRole,
+    /// Gated content without an accepted access request (401 anonymous, 403 signed in).
+    Gated,
 }
 
 /// A user's rights on one repository before the token narrows them, weakest first.
@@ -137,11 +143,14 @@ fn decide_repo(subject: &Subject, action: Action, repo: &RepoFacts) -> Decision 
         // Namespace actions asked of a repository: nobody gets them this way.
         Action::RepoCreate | Action::OrgManageMembers => return Decision::Deny(DenyReason::InsufficientRole),
     };
-    if power >= needed {
-        Decision::Allow
-    } else {
-        deny(subject)
+    if power < needed {
+        return deny(subject);
     }
+    // Writers are never gated; everyone else needs an accepted request to get content.
+    if action == Action::RepoDownload && repo.gated && power < RepoPower::Write && !repo.gate_passed {
+        return Decision::Deny(DenyReason::Gated);
+    }
+    Decision::Allow
 }
 
 fn decide_namespace(subject: &Subject, action: Action, ns: &NamespaceFacts) -> Decision {

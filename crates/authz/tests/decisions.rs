@@ -38,9 +38,30 @@ fn subject(rel: Relation, token: Option<TokenRole>) -> Subject {
 
 fn repo(rel: Relation, private: bool) -> RepoFacts {
     match rel {
-        Relation::OwnerUser => RepoFacts { owner_id: ME, owner_is_org: false, private, created_by: Some(ME) },
-        Relation::CreatorContributor => RepoFacts { owner_id: ORG, owner_is_org: true, private, created_by: Some(ME) },
-        _ => RepoFacts { owner_id: ORG, owner_is_org: true, private, created_by: Some(OWNER) },
+        Relation::OwnerUser => RepoFacts {
+            owner_id: ME,
+            owner_is_org: false,
+            private,
+            created_by: Some(ME),
+            gated: false,
+            gate_passed: false,
+        },
+        Relation::CreatorContributor => RepoFacts {
+            owner_id: ORG,
+            owner_is_org: true,
+            private,
+            created_by: Some(ME),
+            gated: false,
+            gate_passed: false,
+        },
+        _ => RepoFacts {
+            owner_id: ORG,
+            owner_is_org: true,
+            private,
+            created_by: Some(OWNER),
+            gated: false,
+            gate_passed: false,
+        },
     }
 }
 
@@ -51,6 +72,7 @@ fn letter(d: Decision) -> char {
         Decision::Hide => 'H',
         Decision::Deny(DenyReason::AuthRequired) => 'U',
         Decision::Deny(DenyReason::ReadOnlyToken | DenyReason::InsufficientRole) => 'F',
+        Decision::Deny(DenyReason::Gated) => 'G',
     }
 }
 
@@ -87,6 +109,40 @@ fn repo_actions_table() {
             .map(|a| letter(decide(&s, *a, Resource::Repo(&r))))
             .collect();
         assert_eq!(&got, expected, "{rel:?} private={private} token={token:?}");
+    }
+}
+
+/// Gated repositories: content needs an accepted request, except for those who may write; the card and
+/// everything else stay as they were.
+#[test]
+fn gated_repo_table() {
+    use OrgRole::*;
+    use Relation::*;
+    // relation, private?, token, passed the gate?, expected letters for [Read, Download, Write, Manage]
+    let table: &[(Relation, bool, Option<TokenRole>, bool, &str)] = &[
+        (Anonymous, false, None, false, "AGUU"),
+        (Anonymous, true, None, false, "HHHH"),
+        (Stranger, false, Some(TokenRole::Write), false, "AGFF"),
+        (Stranger, false, Some(TokenRole::Read), true, "AAFF"),
+        (Stranger, true, Some(TokenRole::Write), true, "HHHH"),
+        (Member(Read), true, Some(TokenRole::Write), false, "AGFF"),
+        (Member(Contributor), true, Some(TokenRole::Write), false, "AGFF"),
+        (CreatorContributor, true, Some(TokenRole::Write), false, "AAAF"),
+        (Member(Write), true, Some(TokenRole::Read), false, "AAFF"),
+        (Member(Admin), false, Some(TokenRole::Write), false, "AAAA"),
+        (OwnerUser, false, Some(TokenRole::Read), false, "AAFF"),
+        (SiteAdmin, true, Some(TokenRole::Write), false, "AAAA"),
+    ];
+    for (rel, private, token, passed, expected) in table {
+        let s = subject(*rel, *token);
+        let mut r = repo(*rel, *private);
+        r.gated = true;
+        r.gate_passed = *passed;
+        let got: String = [Action::RepoRead, Action::RepoDownload, Action::RepoWrite, Action::RepoManage]
+            .iter()
+            .map(|a| letter(decide(&s, *a, Resource::Repo(&r))))
+            .collect();
+        assert_eq!(&got, expected, "{rel:?} private={private} token={token:?} passed={passed}");
     }
 }
 
@@ -142,9 +198,15 @@ fn arb_subject() -> impl Strategy<Value = Subject> {
 }
 
 fn arb_repo() -> impl Strategy<Value = RepoFacts> {
-    (prop_oneof![1i64..6, 100i64..104], any::<bool>(), prop::option::of(1i64..6)).prop_map(
-        |(owner_id, private, created_by)| RepoFacts { owner_id, owner_is_org: owner_id >= 100, private, created_by },
-    )
+    (prop_oneof![1i64..6, 100i64..104], any::<bool>(), prop::option::of(1i64..6), any::<bool>(), any::<bool>())
+        .prop_map(|(owner_id, private, created_by, gated, gate_passed)| RepoFacts {
+            owner_id,
+            owner_is_org: owner_id >= 100,
+            private,
+            created_by,
+            gated,
+            gate_passed,
+        })
 }
 
 fn arb_action() -> impl Strategy<Value = Action> {
@@ -188,6 +250,24 @@ proptest! {
     fn hidden_for_read_implies_hidden_for_all(s in arb_subject(), r in arb_repo(), a in arb_action()) {
         if decide(&s, Action::RepoRead, Resource::Repo(&r)) == Decision::Hide {
             prop_assert_eq!(decide(&s, a, Resource::Repo(&r)), Decision::Hide);
+        }
+    }
+
+    /// A gate only ever narrows downloads: every other action decides as if there were no gate, and
+    /// whoever may write is never gated.
+    #[test]
+    fn gates_only_narrow_downloads(s in arb_subject(), r in arb_repo(), a in arb_action()) {
+        let mut open = r.clone();
+        open.gated = false;
+        let gated = decide(&s, a, Resource::Repo(&r));
+        let ungated = decide(&s, a, Resource::Repo(&open));
+        if a != Action::RepoDownload || !r.gated {
+            prop_assert_eq!(gated, ungated);
+        } else if gated == Decision::Allow {
+            prop_assert_eq!(ungated, Decision::Allow);
+        }
+        if decide(&s, Action::RepoWrite, Resource::Repo(&open)) == Decision::Allow {
+            prop_assert_eq!(decide(&s, Action::RepoDownload, Resource::Repo(&r)), Decision::Allow);
         }
     }
 

@@ -7,8 +7,32 @@ use gatehouse_authz::{decide, Action, Decision, DenyReason, NamespaceFacts, Repo
 use gatehouse_store::{Account, AccountKind, AccountStore, RepoRecord};
 use gatehouse_types::{Error, ErrorCode, RepoType, Result};
 
+/// `gate_passed` is false until access requests exist (issue 6 loads the caller's accepted request here):
+/// meanwhile a gated repository's content goes only to those who may write it.
 pub fn repo_facts(r: &RepoRecord) -> RepoFacts {
-    RepoFacts { owner_id: r.owner_id, owner_is_org: r.owner_is_org, private: r.private, created_by: r.created_by }
+    RepoFacts {
+        owner_id: r.owner_id,
+        owner_is_org: r.owner_is_org,
+        private: r.private,
+        created_by: r.created_by,
+        gated: r.gated.is_some(),
+        gate_passed: false,
+    }
+}
+
+/// The Hub's wording (spec §6), which the client shows as is.
+fn gated(subject: &Subject, repo: &RepoRecord) -> Error {
+    let what = format!("{} {}/{}", repo.repo_type, repo.owner_name, repo.name);
+    match subject {
+        Subject::Anonymous => Error::new(
+            ErrorCode::GatedRepoAnonymous,
+            format!("Access to {what} is restricted. You must have access to it and be authenticated to access it. Please log in."),
+        ),
+        Subject::User(_) => Error::new(
+            ErrorCode::GatedRepo,
+            format!("Access to {what} is restricted and you are not in the authorized list. Ask its owners for access."),
+        ),
+    }
 }
 
 fn refusal(decision: Decision, hidden: Error) -> Result<()> {
@@ -23,12 +47,19 @@ fn refusal(decision: Decision, hidden: Error) -> Result<()> {
         Decision::Deny(DenyReason::InsufficientRole) => {
             Err(Error::forbidden("You don't have the rights to perform this operation."))
         }
+        // Rendered by `check_repo`, which knows the repository's name.
+        Decision::Deny(DenyReason::Gated) => {
+            Err(Error::new(ErrorCode::GatedRepo, "Access to this repository is restricted."))
+        }
     }
 }
 
 /// Checks `action` on an already loaded repository.
 pub fn check_repo(subject: &Subject, action: Action, repo: &RepoRecord) -> Result<()> {
-    refusal(decide(subject, action, Resource::Repo(&repo_facts(repo))), Error::repo_not_found())
+    match decide(subject, action, Resource::Repo(&repo_facts(repo))) {
+        Decision::Deny(DenyReason::Gated) => Err(gated(subject, repo)),
+        other => refusal(other, Error::repo_not_found()),
+    }
 }
 
 /// Loads `namespace/name` of type `t` and checks `action` on it. A repository that does not exist and

@@ -66,7 +66,7 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/api/{kind}/{ns}/{name}", R(RepoRead), get(repos::info)),
         route(M::GET, "/api/{kind}/{ns}/{name}/revision/{rev}", R(RepoRead), get(repos::info)),
         route(M::PUT, "/api/{kind}/{ns}/{name}/settings", R(RepoManage), put(repos::settings)),
-        route(M::GET, "/api/{kind}/{ns}/{name}/auth-check", R(RepoRead), get(repos::auth_check)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/auth-check", R(RepoDownload), get(repos::auth_check)),
         route(M::GET, "/api/{kind}/{ns}/{name}/auth-check/write", R(RepoWrite), get(repos::auth_check_write)),
         route(M::GET, "/api/{kind}/{ns}/{name}/tree/{rev}", R(RepoRead), get(content::tree)),
         route(M::GET, "/api/{kind}/{ns}/{name}/tree/{rev}/{*path}", R(RepoRead), get(content::tree)),

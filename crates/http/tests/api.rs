@@ -27,7 +27,7 @@ fn route_table_is_fully_declared() {
         ("GET", "/api/{kind}/{ns}/{name}", Repo(RepoRead)),
         ("GET", "/api/{kind}/{ns}/{name}/revision/{rev}", Repo(RepoRead)),
         ("PUT", "/api/{kind}/{ns}/{name}/settings", Repo(RepoManage)),
-        ("GET", "/api/{kind}/{ns}/{name}/auth-check", Repo(RepoRead)),
+        ("GET", "/api/{kind}/{ns}/{name}/auth-check", Repo(RepoDownload)),
         ("GET", "/api/{kind}/{ns}/{name}/auth-check/write", Repo(RepoWrite)),
         ("GET", "/api/{kind}/{ns}/{name}/tree/{rev}", Repo(RepoRead)),
         ("GET", "/api/{kind}/{ns}/{name}/tree/{rev}/{*path}", Repo(RepoRead)),
@@ -480,4 +480,68 @@ async fn oversize_commits_are_413_and_change_nothing() {
         .unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(head().await, before);
+}
+
+#[tokio::test]
+async fn unknown_shapes_answer_like_the_hub() {
+    let w = world(Backend::Sqlite).await;
+    // Single-segment ids (legacy canonical repos): missing repository, whatever the sub-route.
+    for path in
+        ["/api/models/gpt2", "/api/models/gpt2/revision/main", "/api/datasets/x/tree/main", "/gpt2/resolve/main/a.txt"]
+    {
+        let (status, code) = call(&w.app, None, Method::GET, path, None).await;
+        assert_eq!((status.as_u16(), code.as_str()), (404, "RepoNotFound"), "{path}");
+    }
+    // An operation this server does not have, on a real repository: a plain 404.
+    let (status, code) =
+        call(&w.app, Some(&w.alice), Method::GET, "/api/models/alice/open/xet-read-token/main/extra", None).await;
+    assert_eq!((status.as_u16(), code.as_str()), (404, "NotFound"));
+    // A method a route does not take: 405 through the error table.
+    let (status, code) = call(&w.app, Some(&w.alice), Method::DELETE, "/api/whoami-v2", None).await;
+    assert_eq!((status.as_u16(), code.as_str()), (405, "MethodNotAllowed"));
+}
+
+/// A gated repository: the card and metadata stay visible, content needs an accepted request (none can
+/// exist yet, so only writers get it), and the client sees the Hub's `GatedRepo` answers.
+#[tokio::test]
+async fn gated_repositories_serve_content_only_past_the_gate() {
+    for backend in BACKENDS {
+        let w = world(backend).await;
+        let app = &w.app;
+        let put = |body: Value| {
+            app.client.put(app.url("/api/models/alice/open/settings")).bearer_auth(&w.alice).json(&body).send()
+        };
+        assert_eq!(put(json!({"gated": "sometimes"})).await.unwrap().status(), 400);
+        assert_eq!(
+            call(
+                app,
+                Some(&w.bob),
+                Method::PUT,
+                "/api/models/alice/open/settings",
+                Some((json!({"gated": "auto"}).to_string(), "application/json"))
+            )
+            .await
+            .0,
+            403
+        );
+        assert_eq!(put(json!({"gated": "manual"})).await.unwrap().status(), 200);
+        let info: Value = app.client.get(app.url("/api/models/alice/open")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(info["gated"], "manual");
+        let file = "/alice/open/resolve/main/.gitattributes";
+        let (status, code) = call(app, None, Method::HEAD, file, None).await;
+        assert_eq!((status.as_u16(), code.as_str()), (401, "GatedRepo"));
+        let (status, code) = call(app, Some(&w.bob), Method::GET, file, None).await;
+        assert_eq!((status.as_u16(), code.as_str()), (403, "GatedRepo"));
+        assert_eq!(call(app, Some(&w.bob), Method::GET, "/api/models/alice/open/auth-check", None).await.0, 403);
+        // Metadata and the card stay readable.
+        assert_eq!(call(app, Some(&w.bob), Method::GET, "/api/models/alice/open/tree/main", None).await.0, 200);
+        assert_eq!(
+            call(app, Some(&w.bob), Method::GET, "/alice/open/resolve/main/README.md", None).await.1,
+            "EntryNotFound"
+        );
+        // The owner (a writer) is never gated, even with a read token.
+        assert_eq!(call(app, Some(&w.alice_read), Method::GET, file, None).await.0, 200);
+        assert_eq!(put(json!({"gated": false})).await.unwrap().status(), 200);
+        assert_eq!(call(app, Some(&w.bob), Method::GET, file, None).await.0, 200);
+    }
 }

@@ -1,7 +1,7 @@
 //! Repositories: identity, ownership, visibility, and the filtered listing.
 
 use gatehouse_authz::{AccountId, RepoFilter};
-use gatehouse_types::{Millis, RepoType};
+use gatehouse_types::{GateMode, Millis, RepoType};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -23,6 +23,8 @@ pub struct RepoRecord {
     pub storage_key: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Set when downloads need an accepted access request.
+    pub gated: Option<GateMode>,
 }
 
 pub struct NewRepo {
@@ -72,6 +74,8 @@ pub trait RepoStore: Send + Sync {
     async fn move_repo(&self, id: i64, new_owner: AccountId, new_name: &str, now: Millis) -> StoreResult<RepoRecord>;
     /// Also sets `updated_at`. NotFound if there is no such repository.
     async fn set_private(&self, id: i64, private: bool, now: Millis) -> StoreResult<()>;
+    /// Also sets `updated_at`. NotFound if there is no such repository.
+    async fn set_gated(&self, id: i64, gated: Option<GateMode>, now: Millis) -> StoreResult<()>;
     /// Sets `updated_at`. NotFound if there is no such repository.
     async fn touch_repo(&self, id: i64, now: Millis) -> StoreResult<()>;
     /// Only repos admitted by `q.filter`, exactly as `RepoFilter::admits` decides.
@@ -81,7 +85,7 @@ pub trait RepoStore: Send + Sync {
 }
 
 const REPO_SELECT: &str = "SELECT r.id, r.repo_type, r.owner_id, a.name AS owner_name, a.kind AS owner_kind, r.name, \
-     r.private, r.created_by, r.storage_key, r.created_at, r.updated_at FROM repos r JOIN accounts a ON a.id = r.owner_id";
+     r.private, r.created_by, r.storage_key, r.created_at, r.updated_at, r.gated FROM repos r JOIN accounts a ON a.id = r.owner_id";
 
 fn repo_from_row(row: &AnyRow) -> StoreResult<RepoRecord> {
     let repo_type: String = row.try_get("repo_type")?;
@@ -103,6 +107,10 @@ fn repo_from_row(row: &AnyRow) -> StoreResult<RepoRecord> {
         storage_key: row.try_get("storage_key")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        gated: match row.try_get::<Option<String>, _>("gated")? {
+            None => None,
+            Some(g) => Some(GateMode::parse(&g).map_err(|_| StoreError::Corrupt(format!("unknown gate mode '{g}'")))?),
+        },
     })
 }
 
@@ -259,6 +267,16 @@ impl RepoStore for Store {
         .await?;
         tx.commit().await?;
         self.fetch_repo(id).await
+    }
+
+    async fn set_gated(&self, id: i64, gated: Option<GateMode>, now: Millis) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE repos SET gated = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(gated.map(GateMode::as_str))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        found_repo(done, id)
     }
 
     async fn set_private(&self, id: i64, private: bool, now: Millis) -> StoreResult<()> {

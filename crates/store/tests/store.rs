@@ -149,6 +149,7 @@ both!(
     moved_repos_answer_under_their_old_name,
     lfs_content_facts,
     cache_epoch_moves_forward,
+    gate_setting,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -828,4 +829,16 @@ async fn cache_epoch_moves_forward(store: Store) {
     store.bump_cache_epoch().await.expect("bump");
     store.bump_cache_epoch().await.expect("bump");
     assert_eq!(store.cache_epoch().await.expect("epoch"), start + 2);
+}
+
+async fn gate_setting(store: Store) {
+    let alice = user(&store, "alice").await;
+    let r = repo(&store, RepoType::Model, &alice, "g", false, 1).await;
+    assert_eq!(r.gated, None);
+    store.set_gated(r.id, Some(gatehouse_types::GateMode::Manual), 2).await.expect("gate");
+    let got = store.repo_by_id(r.id).await.unwrap().unwrap();
+    assert_eq!((got.gated, got.updated_at), (Some(gatehouse_types::GateMode::Manual), 2));
+    store.set_gated(r.id, None, 3).await.expect("ungate");
+    assert_eq!(store.repo_by_id(r.id).await.unwrap().unwrap().gated, None);
+    assert!(matches!(store.set_gated(999_999, None, 4).await, Err(StoreError::NotFound(_))));
 }

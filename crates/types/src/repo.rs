@@ -121,6 +121,31 @@ impl Visibility {
     }
 }
 
+/// How access requests to a gated repository are approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GateMode {
+    Auto,
+    Manual,
+}
+
+impl GateMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateMode::Auto => "auto",
+            GateMode::Manual => "manual",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(GateMode::Auto),
+            "manual" => Ok(GateMode::Manual),
+            other => {
+                Err(Error::bad_request(format!("Invalid gated mode '{other}': expected \"auto\", \"manual\" or false")))
+            }
+        }
+    }
+}
+
 /// A revision as the caller wrote it (already percent-decoded): a branch, a tag, `refs/…` or a commit id.
 /// Resolution against a repository happens in the git crate; this only refuses what can never be valid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@ use crate::time::now_millis;
 use crate::Hub;
 use gatehouse_authz::{Action, Subject};
 use gatehouse_git::{CommitRequest, LfsPointer, Oid, Signature, TreeOp};
-use gatehouse_store::{AccountStore, LfsStore, RepoRecord, RepoStore};
+use gatehouse_store::{LfsStore, RepoRecord, RepoStore};
 use gatehouse_types::{Error, RepoType, Result, Revision};
 
 /// Where a commit goes, checked before its body is read.
@@ -32,10 +32,7 @@ pub async fn target(
     rev: &Revision,
 ) -> Result<CommitTarget> {
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
-    let user = subject.user().ok_or_else(Error::auth_required)?;
-    let account = hub.store.account_by_id(user.user_id).await?;
-    let email = account.and_then(|a| a.email).unwrap_or_else(|| format!("{}@users.gatehouse.local", user.username));
-    let author = Signature { name: user.username.clone(), email };
+    let author = crate::content::refs::signature(subject)?;
     let r = rev.as_str();
     let ref_name = if r.starts_with("refs/heads/") || r.starts_with("refs/pr/") {
         r.to_string()

@@ -91,7 +91,8 @@ pub struct RepoInfo {
     #[serde(rename = "createdAt")]
     pub created_at: String,
     pub private: bool,
-    pub gated: bool,
+    /// `false`, `"auto"` or `"manual"`, as the Hub answers.
+    pub gated: Value,
     pub disabled: bool,
     pub downloads: u64,
     pub likes: u64,
@@ -119,11 +120,16 @@ pub struct RepoSummary {
     #[serde(rename = "createdAt")]
     pub created_at: String,
     pub private: bool,
-    pub gated: bool,
+    /// `false`, `"auto"` or `"manual"`, as the Hub answers.
+    pub gated: Value,
     pub disabled: bool,
     pub downloads: u64,
     pub likes: u64,
     pub tags: Vec<String>,
+}
+
+fn gated_value(r: &RepoRecord) -> Value {
+    r.gated.map_or(Value::Bool(false), |g| Value::String(g.as_str().to_string()))
 }
 
 impl RepoSummary {
@@ -135,7 +141,7 @@ impl RepoSummary {
             last_modified: iso8601(r.updated_at),
             created_at: iso8601(r.created_at),
             private: r.private,
-            gated: false,
+            gated: gated_value(r),
             disabled: false,
             downloads: 0,
             likes: 0,
@@ -193,7 +199,7 @@ pub async fn repo_info(
         last_modified: iso8601(info.time_millis),
         created_at: summary.created_at,
         private: repo.private,
-        gated: false,
+        gated: gated_value(&repo),
         disabled: false,
         downloads: 0,
         likes: 0,

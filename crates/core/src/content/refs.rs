@@ -7,9 +7,11 @@ use gatehouse_authz::{Action, Subject};
 use gatehouse_git::Signature;
 use gatehouse_types::{Error, RepoType, Result, Revision};
 
-fn signature(subject: &Subject) -> Result<Signature> {
+/// The author recorded in git for what a user does. Never their real email address: git history is
+/// readable by everyone who can read the repository.
+pub(crate) fn signature(subject: &Subject) -> Result<Signature> {
     let u = subject.user().ok_or_else(Error::auth_required)?;
-    Ok(Signature { name: u.username.clone(), email: format!("{}@users.gatehouse.local", u.username) })
+    Ok(Signature { name: u.username.clone(), email: format!("{}@users.noreply.gatehouse", u.username) })
 }
 
 pub async fn create_branch(

@@ -46,7 +46,9 @@ pub async fn file(
     rev: &Revision,
     path: &RepoPath,
 ) -> Result<Resolved> {
-    let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoDownload).await?;
+    // The card stays readable on a gated repository, so the gate can be shown.
+    let action = if path.as_str() == "README.md" { Action::RepoRead } else { Action::RepoDownload };
+    let repo = authorize_repo(hub, subject, t, ns, name, action).await?;
     let git = hub.git.clone();
     let (key, rev, p) = (repo.storage_key.clone(), rev.as_str().to_string(), path.as_str().to_string());
     // Inline, on a cached handle: a ref file and a tree read from the page cache take microseconds, less

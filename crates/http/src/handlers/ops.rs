@@ -27,17 +27,43 @@ pub async fn agent_harnesses() -> impl IntoResponse {
     Json(json!({"standardEnvVars": [], "harnesses": {}}))
 }
 
-/// Unknown routes. A repository id of an unserved shape (a single segment, as `/api/models/gpt2/…` or
-/// `/gpt2/resolve/…`) answers as a missing repository, so `repo_exists`/`file_exists` say False; an
-/// unknown operation on a namespaced repository is a plain 404, not a misleading "repository not found".
+/// Sub-routes of a repository (spec §0.1): after one of these, the segment before is the repo id.
+const REPO_SUBROUTES: &[&str] = &[
+    "resolve",
+    "tree",
+    "blob",
+    "raw",
+    "refs",
+    "commit",
+    "commits",
+    "discussions",
+    "settings",
+    "revision",
+    "preupload",
+    "paths-info",
+    "branch",
+    "tag",
+    "user-access-request",
+    "auth-check",
+    "super-squash",
+    "lfs-files",
+    "xet-read-token",
+    "xet-write-token",
+    "likers",
+];
+
+/// Unknown routes. A repository id of an unserved shape — a single segment, as `/api/models/gpt2`,
+/// `/api/models/gpt2/revision/main` or `/gpt2/resolve/…` — answers as a missing repository, so
+/// `repo_exists`/`revision_exists`/`file_exists` say False; an unknown operation on a namespaced
+/// repository is a plain 404, not a misleading "repository not found".
 pub async fn fallback(uri: Uri) -> ApiError {
     let p = uri.path();
-    let segments: Vec<&str> = p.trim_start_matches('/').split('/').collect();
-    let api_repo =
-        segments.first() == Some(&"api") && matches!(segments.get(1), Some(&("models" | "datasets" | "spaces")));
-    let single_segment_repo = (api_repo && segments.len() <= 3)
-        || segments.get(1) == Some(&"resolve")
-        || (matches!(segments.first(), Some(&("datasets" | "spaces"))) && segments.get(2) == Some(&"resolve"));
+    let seg: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+    let is_sub = |i: usize| seg.get(i).is_some_and(|s| REPO_SUBROUTES.contains(s));
+    let api_repo = seg.first() == Some(&"api") && matches!(seg.get(1), Some(&("models" | "datasets" | "spaces")));
+    let single_segment_repo = (api_repo && (seg.len() <= 3 || is_sub(3)))
+        || is_sub(1)
+        || (matches!(seg.first(), Some(&("datasets" | "spaces"))) && is_sub(2));
     if single_segment_repo {
         Error::repo_not_found().into()
     } else {

@@ -13,7 +13,7 @@ use gatehouse_authz::Action;
 use gatehouse_core::content::read::{self, RepoSummary};
 use gatehouse_core::repos::{self, CreateOutcome, CreateRepo, ListRequest};
 use gatehouse_store::{RepoRecord, RepoSort};
-use gatehouse_types::{Error, RepoId, RepoType, Visibility};
+use gatehouse_types::{Error, GateMode, RepoId, RepoType, Visibility};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -133,15 +133,25 @@ pub async fn settings(
 ) -> ApiResult<Json<Value>> {
     let r = p.repo()?;
     let b: SettingsBody = json_body(body).await?;
-    match b.gated {
-        None | Some(Value::Bool(false)) => {}
-        // Access requests arrive with gated repositories; until then, refuse rather than pretend.
-        Some(_) => return Err(Error::bad_request("Gated repositories are not supported by this server yet").into()),
-    }
+    let gated = match &b.gated {
+        None => None,
+        Some(Value::Bool(false)) => Some(None),
+        Some(Value::String(mode)) => Some(Some(GateMode::parse(mode)?)),
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "Invalid gated value {other}: expected \"auto\", \"manual\" or false"
+            ))
+            .into())
+        }
+    };
     let vis = visibility(b.private, b.visibility.as_deref())?;
+    if let Some(g) = gated {
+        repos::set_gated(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, g).await?;
+    }
     match vis {
         Some(v) => repos::set_visibility(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, v).await?,
         // Still a managed action: callers without the right learn nothing.
+        None if gated.is_some() => {}
         None => {
             gatehouse_core::access::authorize_repo(
                 &state.hub,
@@ -220,15 +230,23 @@ pub async fn info(
     Ok(Json(value).into_response())
 }
 
-/// `GET /api/{type}s/{repo}/auth-check[/write]`: any 2xx means yes.
+/// `GET /api/{type}s/{repo}/auth-check`: any 2xx means the caller may get the files, so a gated
+/// repository answers `GatedRepo` without an accepted request.
 pub async fn auth_check(
     State(state): State<AppState>,
     Path(p): Path<RepoParams>,
     caller: Caller,
 ) -> ApiResult<Json<Value>> {
     let r = p.repo()?;
-    gatehouse_core::access::authorize_repo(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, Action::RepoRead)
-        .await?;
+    gatehouse_core::access::authorize_repo(
+        &state.hub,
+        &caller.subject,
+        r.repo_type,
+        &r.ns,
+        &r.name,
+        Action::RepoDownload,
+    )
+    .await?;
     Ok(Json(json!({"access": "read"})))
 }
 
