@@ -34,7 +34,7 @@ pub async fn create(hub: &Hub, subject: &Subject, req: CreateRepo<'_>) -> Result
     let ns = req.namespace.unwrap_or(&caller.username);
     let id = RepoId::new(ns, req.name)?;
     let owner = authorize_namespace(hub, subject, id.namespace(), Action::RepoCreate).await?;
-    if let Some(existing) = hub.store.repo_by_name(req.repo_type, &owner.name, id.name()).await? {
+    if let Some(existing) = live_repo(hub, req.repo_type, &owner.name, id.name()).await? {
         return Ok(CreateOutcome::AlreadyExists(existing));
     }
     // Content first, then the row that makes it visible: a crash in between leaves only an orphan
@@ -50,16 +50,27 @@ pub async fn create(hub: &Hub, subject: &Subject, req: CreateRepo<'_>) -> Result
         storage_key: storage_key.clone(),
     };
     match hub.store.create_repo(new, now_millis()).await {
-        Ok(record) => Ok(CreateOutcome::Created(record)),
+        Ok(record) => {
+            // The name may have redirected to a moved repository until now.
+            hub.authorization_changed().await?;
+            Ok(CreateOutcome::Created(record))
+        }
         Err(e) => {
             let git = hub.git.clone();
             let _ = blocking(move || Ok(git.delete(&storage_key)?)).await;
-            match hub.store.repo_by_name(req.repo_type, &owner.name, id.name()).await? {
+            match live_repo(hub, req.repo_type, &owner.name, id.name()).await? {
                 Some(existing) => Ok(CreateOutcome::AlreadyExists(existing)),
                 None => Err(e.into()),
             }
         }
     }
+}
+
+/// The repository that has this name now — not one that was moved away from it (old names redirect,
+/// but may be taken again, as on the Hub).
+async fn live_repo(hub: &Hub, t: RepoType, owner: &str, name: &str) -> Result<Option<RepoRecord>> {
+    let found = hub.store.repo_by_name(t, owner, name).await?;
+    Ok(found.filter(|r| r.owner_name.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name)))
 }
 
 async fn init_storage(hub: &Hub, key: &str, t: RepoType) -> Result<()> {

@@ -545,3 +545,33 @@ async fn gated_repositories_serve_content_only_past_the_gate() {
         assert_eq!(call(app, Some(&w.bob), Method::GET, file, None).await.0, 200);
     }
 }
+
+#[tokio::test]
+async fn moved_repos_redirect_until_their_old_name_is_taken_again() {
+    let w = world(Backend::Sqlite).await;
+    let app = &w.app;
+    let r = app
+        .client
+        .post(app.url("/api/repos/move"))
+        .bearer_auth(&w.alice)
+        .json(&json!({"fromRepo": "alice/open", "toRepo": "alice/moved", "type": "model"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let info: Value = app.client.get(app.url("/api/models/alice/open")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["id"], "alice/moved");
+    let r = app
+        .client
+        .post(app.url("/api/repos/create"))
+        .bearer_auth(&w.alice)
+        .json(&json!({"name": "open"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "an old name can be taken again");
+    let info: Value = app.client.get(app.url("/api/models/alice/open")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["id"], "alice/open");
+    let info: Value = app.client.get(app.url("/api/models/alice/moved")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["id"], "alice/moved");
+}
