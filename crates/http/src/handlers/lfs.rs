@@ -85,6 +85,13 @@ fn signature(uri: &Uri) -> ApiResult<(i64, String)> {
     }
 }
 
+/// The repository and announced size a signed upload URL authorizes.
+async fn signed_upload(state: &AppState, p: &ObjectParams, uri: &Uri) -> ApiResult<(gatehouse_store::RepoRecord, u64)> {
+    let (exp, sig) = signature(uri)?;
+    let size = p.size.unwrap_or(0);
+    Ok((lfs::check_upload_url(&state.hub, p.repo_id, &p.oid, size, exp, &sig).await?, size))
+}
+
 /// `PUT` of a whole object (basic transfer). No credentials: the signed URL is the authorization.
 pub async fn upload(
     State(state): State<AppState>,
@@ -92,9 +99,7 @@ pub async fn upload(
     uri: Uri,
     body: Body,
 ) -> ApiResult<Response> {
-    let (exp, sig) = signature(&uri)?;
-    let size = p.size.unwrap_or(0);
-    let repo = lfs::check_upload_url(&state.hub, p.repo_id, &p.oid, size, exp, &sig).await?;
+    let (repo, size) = signed_upload(&state, &p, &uri).await?;
     let stream = body.into_data_stream().map_err(|e| e.to_string());
     lfs::receive(&state.hub, &repo, &p.oid, size, stream).await?;
     Ok(Json(json!({})).into_response())
@@ -107,9 +112,7 @@ pub async fn upload_part(
     uri: Uri,
     body: Body,
 ) -> ApiResult<Response> {
-    let (exp, sig) = signature(&uri)?;
-    let size = p.size.unwrap_or(0);
-    let repo = lfs::check_upload_url(&state.hub, p.repo_id, &p.oid, size, exp, &sig).await?;
+    let (repo, size) = signed_upload(&state, &p, &uri).await?;
     let stream = body.into_data_stream().map_err(|e| e.to_string());
     let etag = lfs::receive_part(&state.hub, &repo, &p.oid, size, p.part.unwrap_or(0), stream).await?;
     let mut resp = Json(json!({})).into_response();
@@ -126,9 +129,7 @@ pub async fn complete(
     uri: Uri,
     body: Body,
 ) -> ApiResult<Response> {
-    let (exp, sig) = signature(&uri)?;
-    let size = p.size.unwrap_or(0);
-    let repo = lfs::check_upload_url(&state.hub, p.repo_id, &p.oid, size, exp, &sig).await?;
+    let (repo, size) = signed_upload(&state, &p, &uri).await?;
     let req: CompleteRequest = json_body(body).await?;
     lfs::complete_multipart(&state.hub, &repo, &p.oid, size, req).await?;
     Ok(lfs_json(json!({})))
