@@ -96,19 +96,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// What a killed process can leave behind: spool files and multipart parts (never referenced), ref
-/// locks that would wedge a branch, and half-written uploads in the blob store's staging area.
+/// locks that would wedge a branch, and half-written uploads in the blob store's staging area. Only the
+/// spool must go before serving (it is this process's own scratch space); the rest is swept in the
+/// background, so start-up does not walk every repository — and a commit that meets a stale lock clears
+/// it itself anyway.
 async fn clean_up_after_crash(hub: &Arc<Hub>) {
     let _ = std::fs::remove_dir_all(hub.spool_dir());
-    let git = hub.git.clone();
-    match tokio::task::spawn_blocking(move || git.remove_stale_locks()).await {
-        Ok(Ok(n)) if n > 0 => tracing::warn!(removed = n, "removed stale git locks left by a crash"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "could not sweep git locks"),
-        _ => {}
-    }
-    let staged = hub.blobs.remove_stale_staging(std::time::Duration::from_secs(3600));
-    if staged > 0 {
-        tracing::warn!(removed = staged, "removed abandoned uploads from blob staging");
-    }
+    let hub = hub.clone();
+    tokio::task::spawn_blocking(move || {
+        match hub.git.remove_stale_locks() {
+            Ok(n) if n > 0 => tracing::warn!(removed = n, "removed stale git locks left by a crash"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not sweep git locks"),
+        }
+        let staged = hub.blobs.remove_stale_staging(std::time::Duration::from_secs(3600));
+        if staged > 0 {
+            tracing::warn!(removed = staged, "removed abandoned uploads from blob staging");
+        }
+    });
 }
 
 /// What to do next, on the terminal (not the log): point clients here and make a token.

@@ -78,25 +78,13 @@ pub struct Sibling {
     pub lfs: Option<SiblingLfs>,
 }
 
-/// `GET /api/{type}s/{repo}` and `…/revision/{rev}`.
+/// `GET /api/{type}s/{repo}` and `…/revision/{rev}`: the listing item, seen at a revision (its
+/// `lastModified` is the commit's, its tags come from the card), plus what only a revision knows.
 #[derive(Debug, Serialize)]
 pub struct RepoInfo {
-    #[serde(rename = "_id")]
-    pub object_id: String,
-    pub id: String,
-    pub author: String,
+    #[serde(flatten)]
+    pub summary: RepoSummary,
     pub sha: String,
-    #[serde(rename = "lastModified")]
-    pub last_modified: String,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    pub private: bool,
-    /// `false`, `"auto"` or `"manual"`, as the Hub answers.
-    pub gated: Value,
-    pub disabled: bool,
-    pub downloads: u64,
-    pub likes: u64,
-    pub tags: Vec<String>,
     #[serde(rename = "cardData", skip_serializing_if = "Option::is_none")]
     pub card_data: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,20 +178,12 @@ pub async fn repo_info(
         })
         .collect();
     let str_field = |k: &str| card_data.as_ref().and_then(|c| c.get(k)).and_then(Value::as_str).map(str::to_string);
-    let summary = RepoSummary::from_record(&repo);
+    let mut summary = RepoSummary::from_record(&repo);
+    summary.last_modified = iso8601(info.time_millis);
+    summary.tags = card_data.as_ref().map(card::tags).unwrap_or_default();
     Ok(RepoInfo {
-        object_id: summary.object_id,
-        id: summary.id,
-        author: summary.author,
+        summary,
         sha: info.id.to_string(),
-        last_modified: iso8601(info.time_millis),
-        created_at: summary.created_at,
-        private: repo.private,
-        gated: gated_value(&repo),
-        disabled: false,
-        downloads: 0,
-        likes: 0,
-        tags: card_data.as_ref().map(card::tags).unwrap_or_default(),
         library_name: str_field("library_name"),
         pipeline_tag: str_field("pipeline_tag"),
         card_data,
