@@ -172,6 +172,64 @@ impl BlobStore {
         removed
     }
 
+    /// Stores `data` at `key` (objects other than LFS content: Xet xorbs, their indexes, shards). The
+    /// object appears whole or not at all; on the local disk it is fsynced before this returns.
+    pub async fn put_object(&self, key: &str, data: Bytes) -> BlobResult<()> {
+        let path = StorePath::from(key);
+        self.store.put(&path, data.into()).await?;
+        if let Some(root) = &self.local_root {
+            crate::writer::sync_file_and_dir(&root.join(path.as_ref())).await?;
+        }
+        Ok(())
+    }
+
+    /// The bytes at `key`, or a range of them.
+    pub async fn get_object(&self, key: &str, range: Option<Range<u64>>) -> BlobResult<ByteStream> {
+        let opts = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        match self.store.get_opts(&StorePath::from(key), opts).await {
+            Ok(r) => Ok(r.into_stream().map(|c| c.map_err(BlobError::from)).boxed()),
+            Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A small object read whole (an index, a shard).
+    pub async fn read_object(&self, key: &str) -> BlobResult<Bytes> {
+        match self.store.get(&StorePath::from(key)).await {
+            Ok(r) => Ok(r.bytes().await?),
+            Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One range of the object at `key`, read whole.
+    pub async fn read_object_range(&self, key: &str, range: Range<u64>) -> BlobResult<Bytes> {
+        match self.store.get_range(&StorePath::from(key), range).await {
+            Ok(b) => Ok(b),
+            Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the object at `key`; a missing object is not an error.
+    pub async fn delete_object(&self, key: &str) -> BlobResult<()> {
+        match self.store.delete(&StorePath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Keys under `prefix` with their last-modified time (for sweeping orphans).
+    pub async fn list_objects(&self, prefix: &str) -> BlobResult<Vec<(String, std::time::SystemTime)>> {
+        let mut out = Vec::new();
+        let mut listing = self.store.list(Some(&StorePath::from(prefix)));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            out.push((meta.location.to_string(), meta.last_modified.into()));
+        }
+        Ok(out)
+    }
+
     pub async fn delete(&self, oid: &str) -> BlobResult<()> {
         match self.store.delete(&Self::key(oid)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

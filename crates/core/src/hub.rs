@@ -23,6 +23,7 @@ pub struct HubConfig {
     pub data_dir: PathBuf,
     /// Key for self-authorising URLs (LFS uploads); never logged.
     pub signing_key: Vec<u8>,
+    pub xet: crate::xet::XetConfig,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -44,7 +45,15 @@ pub struct Hub {
     /// (type, owner, name) as asked, lower-cased → the repository.
     repos: Cache<(RepoType, String, String), RepoRecord>,
     /// (repository, LFS oid) the repository holds → size.
-    pub(crate) lfs_links: Cache<(i64, String), u64>,
+    pub(crate) lfs_links: Cache<(i64, String), LinkFacts>,
+    pub(crate) xet: crate::xet::XetCaches,
+}
+
+/// What a repository's link to an LFS object says: its size, and the Xet file holding it, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkFacts {
+    pub size: u64,
+    pub xet_hash: Option<String>,
 }
 
 impl Hub {
@@ -58,6 +67,7 @@ impl Hub {
             subjects: ttl_cache(10_000),
             repos: ttl_cache(10_000),
             lfs_links: ttl_cache(100_000),
+            xet: crate::xet::XetCaches::new(),
         })
     }
 
@@ -86,6 +96,7 @@ impl Hub {
         self.subjects.invalidate_all();
         self.repos.invalidate_all();
         self.lfs_links.invalidate_all();
+        self.xet.subjects.invalidate_all();
     }
 
     /// Runs for the life of the server: drops the caches whenever another process changed something.

@@ -4,6 +4,7 @@
 //! that link, not the hash alone, is what lets a commit or a download reference the object.
 
 use crate::access::authorize_repo;
+use crate::hub::LinkFacts;
 use crate::signing;
 use crate::time::now_millis;
 use crate::Hub;
@@ -130,7 +131,7 @@ pub async fn batch(
             continue;
         }
         let size = o.size as u64;
-        let held = held_size(hub, &repo, &oid).await?;
+        let held = held(hub, &repo, &oid).await?.map(|l| l.size);
         if upload {
             if held != Some(size) {
                 let sig = signing::sign(&hub.config.signing_key, &upload_purpose(repo.id, &oid, size), exp);
@@ -164,10 +165,26 @@ pub async fn batch(
     Ok(BatchResponse { transfer: "basic", objects, hash_algo: "sha256" })
 }
 
-/// The size of `oid` if this repository holds it and the blob store has it.
-async fn held_size(hub: &Hub, repo: &RepoRecord, oid: &str) -> Result<Option<u64>> {
-    let Some(link) = hub.store.repo_lfs_object(repo.id, oid).await? else { return Ok(None) };
-    Ok(hub.blobs.size(oid).await?.filter(|s| *s == link.size))
+/// What `repo_id`'s link to `oid` says (cached briefly: every download of an LFS file asks).
+pub async fn link_facts(hub: &Hub, repo_id: i64, oid: &str) -> Result<Option<LinkFacts>> {
+    let key = (repo_id, oid.to_string());
+    if let Some(l) = hub.lfs_links.get(&key) {
+        return Ok(Some(l));
+    }
+    let Some(link) = hub.store.repo_lfs_object(repo_id, oid).await? else { return Ok(None) };
+    let facts = LinkFacts { size: link.size, xet_hash: link.xet_hash };
+    hub.lfs_links.insert(key, facts.clone());
+    Ok(Some(facts))
+}
+
+/// The link if this repository holds `oid` and its bytes are stored: as a Xet file, or as a blob of
+/// the linked size.
+async fn held(hub: &Hub, repo: &RepoRecord, oid: &str) -> Result<Option<LinkFacts>> {
+    let Some(link) = link_facts(hub, repo.id, oid).await? else { return Ok(None) };
+    if link.xet_hash.is_some() {
+        return Ok(Some(link));
+    }
+    Ok(hub.blobs.size(oid).await?.filter(|s| *s == link.size).map(|_| link))
 }
 
 /// Checks a signed upload URL; returns the repository it is for.
@@ -188,15 +205,21 @@ pub async fn check_upload_url(
 }
 
 /// Checks a signed download URL; returns the repository and the object's size.
-pub async fn check_download_url(hub: &Hub, repo_id: i64, oid: &str, exp: i64, sig: &str) -> Result<(RepoRecord, u64)> {
+pub async fn check_download_url(
+    hub: &Hub,
+    repo_id: i64,
+    oid: &str,
+    exp: i64,
+    sig: &str,
+) -> Result<(RepoRecord, LinkFacts)> {
     if !is_sha256_hex(oid)
         || !signing::verify(&hub.config.signing_key, &download_purpose(repo_id, oid), exp, sig, now_millis() / 1000)
     {
         return Err(Error::forbidden("Invalid or expired download URL"));
     }
     let repo = hub.store.repo_by_id(repo_id).await?.ok_or_else(Error::repo_not_found)?;
-    let size = held_size(hub, &repo, oid).await?.ok_or_else(|| Error::not_found("Object does not exist"))?;
-    Ok((repo, size))
+    let link = held(hub, &repo, oid).await?.ok_or_else(|| Error::not_found("Object does not exist"))?;
+    Ok((repo, link))
 }
 
 /// Receives an object's bytes: hashed while streaming, published only if size and sha256 match, then
@@ -331,7 +354,7 @@ pub async fn complete_multipart(
 pub async fn verify(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &str, obj: BatchObject) -> Result<()> {
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
     let oid = obj.oid.to_ascii_lowercase();
-    match held_size(hub, &repo, &oid).await? {
+    match held(hub, &repo, &oid).await?.map(|l| l.size) {
         Some(s) if i64::try_from(s).ok() == Some(obj.size) => Ok(()),
         _ => Err(Error::not_found(format!("Object {oid} of size {} was not uploaded", obj.size))),
     }

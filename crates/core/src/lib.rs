@@ -12,5 +12,6 @@ pub mod repos;
 pub mod signing;
 pub mod time;
 pub mod tokens;
+pub mod xet;
 
 pub use hub::{Hub, HubConfig};

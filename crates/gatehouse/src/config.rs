@@ -24,6 +24,13 @@ pub struct Config {
     pub signing_key_file: PathBuf,
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     pub shutdown_grace_secs: u64,
+    /// The Xet CAS URL given to clients (default: `/cas` on the origin they reached us by).
+    pub xet_cas_url: Option<String>,
+    pub xet_token_ttl_secs: u64,
+    /// Unused xorbs younger than this are never collected (clients reuse theirs for three weeks).
+    pub xet_gc_grace_secs: u64,
+    /// How often the server collects Xet garbage (0: only `gatehouse xet gc`).
+    pub xet_gc_interval_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -38,6 +45,10 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("signing_key_file", &self.signing_key_file)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("xet_cas_url", &self.xet_cas_url)
+            .field("xet_token_ttl_secs", &self.xet_token_ttl_secs)
+            .field("xet_gc_grace_secs", &self.xet_gc_grace_secs)
+            .field("xet_gc_interval_secs", &self.xet_gc_interval_secs)
             .finish()
     }
 }
@@ -71,6 +82,10 @@ struct FileConfig {
     log_format: Option<String>,
     signing_key_file: Option<PathBuf>,
     shutdown_grace_secs: Option<u64>,
+    xet_cas_url: Option<String>,
+    xet_token_ttl_secs: Option<u64>,
+    xet_gc_grace_secs: Option<u64>,
+    xet_gc_interval_secs: Option<u64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -128,6 +143,10 @@ impl Config {
             lfs_multipart_chunk_size: num("LFS_MULTIPART_CHUNK_SIZE", file.lfs_multipart_chunk_size, 64 << 20)?
                 .max(5 << 20),
             shutdown_grace_secs: num("SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 60)?,
+            xet_cas_url: pick(None, "XET_CAS_URL", file.xet_cas_url).map(|u| u.trim_end_matches('/').to_string()),
+            xet_token_ttl_secs: num("XET_TOKEN_TTL_SECS", file.xet_token_ttl_secs, 3600)?.max(1),
+            xet_gc_grace_secs: num("XET_GC_GRACE_SECS", file.xet_gc_grace_secs, 28 * 24 * 3600)?,
+            xet_gc_interval_secs: num("XET_GC_INTERVAL_SECS", file.xet_gc_interval_secs, 24 * 3600)?,
             data_dir,
             listen,
             database_url,

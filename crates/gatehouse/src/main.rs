@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use config::{Config, Flags};
 use gatehouse_authz::{OrgRole, TokenRole};
 use gatehouse_core::accounts::{self, NewUserRequest};
+use gatehouse_store::XetStore;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -46,6 +47,23 @@ enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Inspect and maintain Xet storage.
+    #[command(subcommand)]
+    Xet(XetCommand),
+}
+
+#[derive(Subcommand)]
+enum XetCommand {
+    /// Print what Xet storage holds, as JSON (xorbs, stored bytes, files, shards, dedup chunks).
+    Stats,
+    /// Delete xorbs no file uses and that were unused for the grace period; print the report as JSON.
+    Gc {
+        /// Override the configured grace period (seconds).
+        #[arg(long)]
+        grace_secs: Option<u64>,
+    },
+    /// Print the most recent garbage-collection runs as JSON.
+    GcRuns,
 }
 
 #[derive(Subcommand)]
@@ -114,6 +132,35 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => server::serve(config).await,
+        Command::Xet(cmd) => {
+            let hub = server::open_hub(&config).await?;
+            let out = match cmd {
+                XetCommand::Stats => serde_json::to_value(hub.store.xet_stats().await?)?,
+                XetCommand::Gc { grace_secs } => {
+                    let grace = std::time::Duration::from_secs(grace_secs.unwrap_or(config.xet_gc_grace_secs));
+                    let report =
+                        gatehouse_core::xet::gc::collect(&hub, grace).await.map_err(|e| anyhow::anyhow!(e.message))?;
+                    serde_json::to_value(report)?
+                }
+                XetCommand::GcRuns => {
+                    let runs = hub.store.gc_runs(20).await?;
+                    serde_json::Value::Array(
+                        runs.into_iter()
+                            .map(|r| {
+                                serde_json::json!({
+                                    "id": r.id, "started_at": r.started_at, "finished_at": r.finished_at,
+                                    "state": r.state, "grace_ms": r.grace_ms,
+                                    "report": r.report.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()),
+                                })
+                            })
+                            .collect(),
+                    )
+                }
+            };
+            println!("{out}");
+            hub.store.close().await;
+            Ok(())
+        }
         Command::User(UserCommand::Create { name, email, full_name, password_stdin, site_admin }) => {
             let password = if password_stdin {
                 let mut s = String::new();

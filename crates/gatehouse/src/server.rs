@@ -21,7 +21,12 @@ pub async fn open_hub(config: &Config) -> anyhow::Result<Arc<Hub>> {
     let blobs =
         BlobStore::from_url(&config.storage_url).with_context(|| format!("opening storage {}", config.storage_url))?;
     let signing_key = signing_key(config)?;
-    Ok(Hub::new(HubConfig { data_dir: config.data_dir.clone(), signing_key }, store, git, blobs))
+    let xet = gatehouse_core::xet::XetConfig {
+        token_ttl_secs: config.xet_token_ttl_secs,
+        gc_grace_secs: config.xet_gc_grace_secs,
+        ..Default::default()
+    };
+    Ok(Hub::new(HubConfig { data_dir: config.data_dir.clone(), signing_key, xet }, store, git, blobs))
 }
 
 /// The key behind signed URLs: read from its file, or generated (mode 0600) on first start.
@@ -64,8 +69,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             threshold: config.lfs_multipart_threshold,
             chunk_size: config.lfs_multipart_chunk_size,
         },
+        xet_cas_url: config.xet_cas_url.clone(),
     };
     tokio::spawn(hub.clone().watch_changes());
+    if config.xet_gc_interval_secs > 0 {
+        tokio::spawn(collect_xet_garbage(hub.clone(), config.xet_gc_interval_secs));
+    }
     let app = gatehouse_http::router(hub.clone(), http);
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
@@ -114,6 +123,20 @@ async fn clean_up_after_crash(hub: &Arc<Hub>) {
             tracing::warn!(removed = staged, "removed abandoned uploads from blob staging");
         }
     });
+}
+
+/// Periodic Xet garbage collection (the first run an interval after start). Several servers sharing a
+/// database may each run it: every deletion re-checks its conditions, so they only duplicate work.
+async fn collect_xet_garbage(hub: Arc<Hub>, interval_secs: u64) {
+    let grace = std::time::Duration::from_secs(hub.config.xet.gc_grace_secs);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = gatehouse_core::xet::gc::collect(&hub, grace).await {
+            tracing::warn!(error = %e, "xet garbage collection failed");
+        }
+    }
 }
 
 /// What to do next, on the terminal (not the log): point clients here and make a token.

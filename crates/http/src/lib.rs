@@ -22,11 +22,13 @@ pub struct HttpConfig {
     /// Largest commit body accepted (inline content is base64 inside it).
     pub max_commit_bytes: u64,
     pub multipart: Multipart,
+    /// Where clients reach the Xet CAS (`casUrl`); default: `/cas` on the origin they used.
+    pub xet_cas_url: Option<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { public_url: None, max_commit_bytes: 64 << 30, multipart: Multipart::default() }
+        HttpConfig { public_url: None, max_commit_bytes: 64 << 30, multipart: Multipart::default(), xet_cas_url: None }
     }
 }
 

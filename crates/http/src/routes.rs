@@ -2,7 +2,7 @@
 //! the route-matrix test checks the table against its own expectations and against real requests, so a
 //! route cannot be added without declaring (and testing) who may call it.
 
-use crate::handlers::{account, commit, content, lfs, ops, repos, resolve};
+use crate::handlers::{account, commit, content, lfs, ops, repos, resolve, xet};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method};
@@ -31,6 +31,10 @@ pub enum Access {
     LfsBatch,
     /// The URL carries its own signature (LFS transfers; the client sends no credentials).
     Signed,
+    /// A Xet token for reading (`RepoDownload`) the repository it names; every call re-asks the decision.
+    XetRead,
+    /// A Xet token for writing (`RepoWrite`) the repository it names.
+    XetWrite,
 }
 
 pub struct Route {
@@ -86,6 +90,18 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/api/lfs/objects/{repo_id}/{oid}/{size}", Access::Signed, post(lfs::complete)),
         route(M::PUT, "/api/lfs/objects/{repo_id}/{oid}/{size}/parts/{part}", Access::Signed, put(lfs::upload_part)),
         route(M::GET, "/api/lfs/objects/{repo_id}/{oid}", Access::Signed, get(lfs::download)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/xet-read-token/{rev}", R(RepoDownload), get(xet::read_token)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/xet-write-token/{rev}", R(RepoWrite), get(xet::write_token)),
+        // The Xet CAS (its own base URL as far as clients know; unknown CAS routes answer 404).
+        route(M::GET, "/cas/v1/chunks/{prefix}/{hash}", Access::XetRead, get(xet::dedup)),
+        route(M::POST, "/cas/v1/xorbs/{prefix}/{hash}", Access::XetWrite, post(xet::upload_xorb)),
+        route(M::POST, "/cas/v1/shards", Access::XetWrite, post(xet::upload_shard_v1)),
+        route(M::POST, "/cas/v2/shards", Access::XetWrite, post(xet::upload_shard_v2)),
+        route(M::GET, "/cas/v1/reconstructions/{file_id}", Access::XetRead, get(xet::reconstruction_v1)),
+        route(M::GET, "/cas/v2/reconstructions/{file_id}", Access::XetRead, get(xet::reconstruction_v2)),
+        route(M::GET, "/cas/fetch/{xorb}", Access::Signed, get(xet::fetch)),
+        route(M::POST, "/cas/v1/telemetry", Access::Public, post(xet::telemetry)),
+        route(M::POST, "/v1/telemetry", Access::Public, post(xet::telemetry)),
     ];
     // Web-style URLs: models have no prefix, other types a `datasets/` or `spaces/` one.
     let prefixed: [(&'static str, RepoType); 3] =

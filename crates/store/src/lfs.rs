@@ -14,11 +14,15 @@ pub struct LfsObjectRecord {
     pub oid: String,
     pub size: u64,
     pub pushed_at: Millis,
+    /// Set when the content is a Xet file (uploaded through Xet; its sha256 is the uploader's claim):
+    /// bytes then come from that file, never from a blob of the same sha256 another repository uploaded.
+    pub xet_hash: Option<String>,
 }
 
 #[async_trait::async_trait]
 pub trait LfsStore: Send + Sync {
-    /// Records that `repo` references LFS object `oid` (idempotent; keeps the first pushed_at).
+    /// Records that `repo` references LFS object `oid`, whose bytes it proved by uploading them
+    /// (idempotent; keeps the first pushed_at; a proven link replaces a Xet claim for the same oid).
     /// NotFound if the repository does not exist.
     async fn link_lfs_object(&self, repo: i64, oid: &str, size: u64, now: Millis) -> StoreResult<()>;
     async fn repo_lfs_object(&self, repo: i64, oid: &str) -> StoreResult<Option<LfsObjectRecord>>;
@@ -37,6 +41,7 @@ fn lfs_from_row(row: &AnyRow) -> StoreResult<LfsObjectRecord> {
         oid: row.try_get("oid")?,
         size: from_db_u64(row.try_get("size")?, "LFS object size")?,
         pushed_at: row.try_get("pushed_at")?,
+        xet_hash: row.try_get("xet_hash")?,
     })
 }
 
@@ -45,7 +50,8 @@ impl LfsStore for Store {
     async fn link_lfs_object(&self, repo: i64, oid: &str, size: u64, now: Millis) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO repo_lfs_objects (repo_id, oid, size, pushed_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (repo_id, oid) DO NOTHING",
+             ON CONFLICT (repo_id, oid) DO UPDATE SET xet_hash = NULL, size = excluded.size \
+             WHERE repo_lfs_objects.xet_hash IS NOT NULL",
         )
         .bind(repo)
         .bind(oid)
@@ -64,17 +70,18 @@ impl LfsStore for Store {
     }
 
     async fn repo_lfs_object(&self, repo: i64, oid: &str) -> StoreResult<Option<LfsObjectRecord>> {
-        let row = sqlx::query("SELECT oid, size, pushed_at FROM repo_lfs_objects WHERE repo_id = $1 AND oid = $2")
-            .bind(repo)
-            .bind(oid)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT oid, size, pushed_at, xet_hash FROM repo_lfs_objects WHERE repo_id = $1 AND oid = $2")
+                .bind(repo)
+                .bind(oid)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(lfs_from_row).transpose()
     }
 
     async fn list_lfs_objects(&self, repo: i64, offset: u64, limit: u32) -> StoreResult<Vec<LfsObjectRecord>> {
         let rows = sqlx::query(
-            "SELECT oid, size, pushed_at FROM repo_lfs_objects WHERE repo_id = $1 \
+            "SELECT oid, size, pushed_at, xet_hash FROM repo_lfs_objects WHERE repo_id = $1 \
              ORDER BY pushed_at DESC, oid ASC LIMIT $2 OFFSET $3",
         )
         .bind(repo)

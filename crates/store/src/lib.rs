@@ -1,7 +1,7 @@
 //! Metadata storage: accounts, memberships, tokens, repositories and LFS links, on SQLite (the default,
 //! one file in the data directory) or PostgreSQL.
 //!
-//! Each aggregate has its own narrow trait ([`AccountStore`], [`TokenStore`], [`RepoStore`], [`LfsStore`]);
+//! Each aggregate has its own narrow trait ([`AccountStore`], [`TokenStore`], [`RepoStore`], [`LfsStore`], [`XetStore`]);
 //! [`Store`] implements all of them. The SQL is written once for both backends through the sqlx `Any`
 //! driver: `$n` placeholders, integers for booleans and timestamps (unix milliseconds). Anything
 //! backend-specific (migrations, connection pragmas) stays inside this crate.
@@ -13,6 +13,7 @@ mod pool;
 mod repos;
 mod sql;
 mod tokens;
+mod xet;
 
 pub use accounts::{Account, AccountKind, AccountStore, NewOrg, NewUser};
 pub use error::{StoreError, StoreResult};
@@ -21,3 +22,4 @@ pub use lfs::{LfsObjectRecord, LfsStore};
 pub use pool::{Backend, Store};
 pub use repos::{NewRepo, RepoQuery, RepoRecord, RepoSort, RepoStore};
 pub use tokens::{NewToken, TokenRecord, TokenStore};
+pub use xet::{FileTerm, GcRun, ShardRegistration, XetFile, XetLink, XetStats, XetStore, XorbRecord};

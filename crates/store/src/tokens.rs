@@ -34,6 +34,7 @@ pub trait TokenStore: Send + Sync {
     /// Returns revoked tokens too (the caller decides); None if no such hash.
     async fn token_by_hash(&self, secret_hash: &str) -> StoreResult<Option<TokenRecord>>;
     /// Sets `last_used_at`; NotFound if there is no such token.
+    async fn token_by_id(&self, id: i64) -> StoreResult<Option<TokenRecord>>;
     async fn touch_token(&self, id: i64, now: Millis) -> StoreResult<()>;
     /// False if unknown or already revoked.
     async fn revoke_token(&self, id: i64, now: Millis) -> StoreResult<bool>;
@@ -93,6 +94,12 @@ impl TokenStore for Store {
     async fn token_by_hash(&self, secret_hash: &str) -> StoreResult<Option<TokenRecord>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE secret_hash = $1");
         let row = sqlx::query(&sql).bind(secret_hash).fetch_optional(&self.pool).await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn token_by_id(&self, id: i64) -> StoreResult<Option<TokenRecord>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(token_from_row).transpose()
     }
 

@@ -134,6 +134,8 @@ macro_rules! both {
 }
 
 both!(
+    xet_index,
+    xet_gc_races,
     connection_basics,
     users_and_orgs,
     memberships,
@@ -739,7 +741,7 @@ async fn lfs_links(store: Store) {
     store.link_lfs_object(r.id, "oid-a", 999, 500).await.expect("relink");
     store.link_lfs_object(r.id, "big", u64::from(u32::MAX) * 4, 50).await.expect("big");
 
-    let rec = |oid: &str, size, pushed_at| LfsObjectRecord { oid: oid.into(), size, pushed_at };
+    let rec = |oid: &str, size, pushed_at| LfsObjectRecord { oid: oid.into(), size, pushed_at, xet_hash: None };
     assert_eq!(store.repo_lfs_object(r.id, "oid-a").await.expect("get"), Some(rec("oid-a", 100, 100)));
     assert_eq!(store.repo_lfs_object(r.id, "big").await.expect("get").map(|o| o.size), Some(u64::from(u32::MAX) * 4));
     assert_eq!(store.repo_lfs_object(s.id, "oid-a").await.expect("get"), None);
@@ -841,4 +843,132 @@ async fn gate_setting(store: Store) {
     store.set_gated(r.id, None, 3).await.expect("ungate");
     assert_eq!(store.repo_by_id(r.id).await.unwrap().unwrap().gated, None);
     assert!(matches!(store.set_gated(999_999, None, 4).await, Err(StoreError::NotFound(_))));
+}
+
+fn xh(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+fn xorb_rec(hash: &str, now: Millis) -> XorbRecord {
+    XorbRecord {
+        hash: hash.into(),
+        stored_bytes: 1000,
+        unpacked_bytes: 4000,
+        chunk_count: 4,
+        created_at: now,
+        last_used_at: now,
+    }
+}
+
+fn shard_for(repo: i64, file: u8, xorbs: &[u8], sha: &str) -> ShardRegistration {
+    let terms: Vec<FileTerm> = xorbs
+        .iter()
+        .map(|x| FileTerm { xorb_hash: xh(*x), chunk_start: 0, chunk_end: 4, unpacked_bytes: 4000 })
+        .collect();
+    ShardRegistration {
+        shard_hash: format!("shard-{file}"),
+        shard_size: 432,
+        xorbs_used: xorbs.iter().map(|x| xh(*x)).collect(),
+        files: vec![XetFile { file_hash: xh(file), size: 4000 * xorbs.len() as u64, terms }],
+        dedup_chunks: vec![(format!("chunk-{file}"), xh(xorbs[0]))],
+        links: vec![XetLink {
+            repo_id: repo,
+            sha256: sha.into(),
+            size: 4000 * xorbs.len() as u64,
+            file_hash: xh(file),
+        }],
+    }
+}
+
+async fn xet_index(store: Store) {
+    let alice = user(&store, "alice").await;
+    let r = repo(&store, RepoType::Model, &alice, "r", false, 10).await;
+    let s = repo(&store, RepoType::Model, &alice, "s", false, 10).await;
+
+    assert!(store.insert_xorb(&xorb_rec(&xh(1), 100)).await.expect("insert"));
+    assert!(
+        !store.insert_xorb(&xorb_rec(&xh(1), 200)).await.expect("known"),
+        "content-addressed: second insert is a no-op"
+    );
+    assert_eq!(store.xorb(&xh(1)).await.expect("get").map(|x| (x.created_at, x.last_used_at)), Some((100, 200)));
+    store.insert_xorb(&xorb_rec(&xh(2), 100)).await.expect("insert");
+
+    // A shard naming a xorb that is not stored applies nothing.
+    let bad = shard_for(r.id, 50, &[1, 3], "sha-bad");
+    assert!(matches!(store.register_shard(&bad, 300).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.xet_file(&xh(50)).await.expect("file"), None);
+    assert!(store.repo_lfs_object(r.id, "sha-bad").await.expect("link").is_none());
+    assert_eq!(store.dedup_xorb("chunk-50").await.expect("dedup"), None);
+
+    let good = shard_for(r.id, 60, &[1, 2], "sha-60");
+    store.register_shard(&good, 300).await.expect("register");
+    store.register_shard(&good, 400).await.expect("idempotent");
+    let f = store.xet_file(&xh(60)).await.expect("file").expect("exists");
+    assert_eq!(f.size, 8000);
+    assert_eq!(f.terms.iter().map(|t| t.xorb_hash.clone()).collect::<Vec<_>>(), [xh(1), xh(2)]);
+    let link = store.repo_lfs_object(r.id, "sha-60").await.expect("link").expect("linked");
+    assert_eq!(link.xet_hash, Some(xh(60)));
+    assert!(store.repo_has_xet_file(r.id, &xh(60)).await.expect("has"));
+    assert!(!store.repo_has_xet_file(s.id, &xh(60)).await.expect("other repo"), "links are per repository");
+    assert_eq!(store.dedup_xorb("chunk-60").await.expect("dedup"), Some(xh(1)));
+    assert_eq!(store.repos_using_xorb(&xh(2), 10).await.expect("repos"), [r.id]);
+    assert_eq!(store.xorb(&xh(2)).await.expect("get").map(|x| x.last_used_at), Some(400), "registration marks use");
+
+    // A proven upload of the same oid replaces the claim; a later claim never replaces proof.
+    store.link_lfs_object(r.id, "sha-60", 8000, 500).await.expect("proven");
+    assert_eq!(store.repo_lfs_object(r.id, "sha-60").await.expect("link").and_then(|l| l.xet_hash), None);
+    store.register_shard(&good, 600).await.expect("claim again");
+    assert_eq!(store.repo_lfs_object(r.id, "sha-60").await.expect("link").and_then(|l| l.xet_hash), None);
+
+    let stats = store.xet_stats().await.expect("stats");
+    assert_eq!((stats.xorbs, stats.xorb_bytes, stats.files, stats.shards, stats.dedup_chunks), (2, 2000, 1, 1, 1));
+    assert!(store.shard_known("shard-60").await.expect("shard"));
+}
+
+async fn xet_gc_races(store: Store) {
+    let alice = user(&store, "alice").await;
+    let r = repo(&store, RepoType::Model, &alice, "r", false, 10).await;
+    for x in [1, 2, 3] {
+        store.insert_xorb(&xorb_rec(&xh(x), 100)).await.expect("insert");
+    }
+    store.register_shard(&shard_for(r.id, 60, &[1, 2], "sha-60"), 100).await.expect("register");
+
+    let run = store.start_gc_run(0, 1000).await.expect("run");
+    // Linked files stay whatever their age; unused, unlinked xorbs older than the cutoff go.
+    assert_eq!(store.gc_delete_unlinked_files(1000).await.expect("files"), 0);
+    let candidates: Vec<String> =
+        store.gc_candidate_xorbs(1000, 10).await.expect("cand").into_iter().map(|x| x.hash).collect();
+    assert_eq!(candidates, [xh(3)]);
+    // Used again since the cutoff (a shard or a dedup answer named it): not deleted.
+    store.touch_xorb(&xh(3), 1500).await.expect("touch");
+    assert!(!store.gc_delete_xorb(&xh(3), 1000, &["k3".into()], 1600).await.expect("raced"));
+    assert!(store.gc_pending(10).await.expect("pending").is_empty());
+    // A referenced xorb is never deleted, even when asked directly.
+    assert!(!store.gc_delete_xorb(&xh(1), 2000, &["k1".into()], 2000).await.expect("referenced"));
+    assert!(store.gc_delete_xorb(&xh(3), 2000, &["k3".into(), "k3.idx".into()], 2000).await.expect("delete"));
+    assert_eq!(store.gc_pending(10).await.expect("pending"), ["k3", "k3.idx"]);
+    store.gc_pending_done("k3").await.expect("done");
+    assert_eq!(store.gc_pending(10).await.expect("pending"), ["k3.idx"]);
+    // A shard that names a collected xorb is refused as a whole.
+    assert!(matches!(
+        store.register_shard(&shard_for(r.id, 61, &[1, 3], "sha-61"), 2100).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Once the repository lets go of the file, its file and then its xorbs are collectable.
+    assert!(store.unlink_lfs_object(r.id, "sha-60").await.expect("unlink"));
+    assert_eq!(store.gc_delete_unlinked_files(50).await.expect("too young"), 0);
+    assert_eq!(store.gc_delete_unlinked_files(3000).await.expect("files"), 1);
+    let mut left: Vec<String> =
+        store.gc_candidate_xorbs(3000, 10).await.expect("cand").into_iter().map(|x| x.hash).collect();
+    left.sort();
+    assert_eq!(left, [xh(1), xh(2)]);
+    store.finish_gc_run(run, "done", "{}", 3000).await.expect("finish");
+    // A crashed run is closed as failed when the next one starts.
+    let crashed = store.start_gc_run(0, 4000).await.expect("run");
+    store.start_gc_run(0, 5000).await.expect("next");
+    let runs = store.gc_runs(10).await.expect("runs");
+    let state = |id| runs.iter().find(|r| r.id == id).map(|r| r.state.clone());
+    assert_eq!(state(run).as_deref(), Some("done"));
+    assert_eq!(state(crashed).as_deref(), Some("failed"));
 }

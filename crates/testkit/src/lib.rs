@@ -97,7 +97,11 @@ impl TestApp {
         store.migrate().await.expect("migrate");
         let git = gatehouse_git::GitStore::new(dir.path().join("repos"));
         let blobs = gatehouse_blob::BlobStore::local(&dir.path().join("blobs")).expect("blobs");
-        let config = HubConfig { data_dir: dir.path().to_path_buf(), signing_key: b"test-signing-key".to_vec() };
+        let config = HubConfig {
+            data_dir: dir.path().to_path_buf(),
+            signing_key: b"test-signing-key".to_vec(),
+            xet: Default::default(),
+        };
         let hub = Hub::new(config, store, git, blobs);
         let app = gatehouse_http::router(hub.clone(), http);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -150,8 +150,14 @@ async fn plan(hub: &Hub, repo: &RepoRecord, policy: &LfsPolicy, op: Operation) -
         Operation::LfsFile { path, oid, size } => {
             // Only content this repository has proven to hold (uploaded to it, or committed to it) may be
             // referenced: knowing a hash must not give access to another repository's file.
+            // Content uploaded through Xet is linked by the shard that described it (its sha256 is the
+            // uploader's claim, scoped to this repository).
             let linked = hub.store.repo_lfs_object(repo.id, &oid).await?;
-            let stored = hub.blobs.size(&oid).await?;
+            let stored = match &linked {
+                Some(l) if l.xet_hash.is_some() => Some(l.size),
+                Some(_) => hub.blobs.size(&oid).await?,
+                None => None,
+            };
             let size = match (linked, stored) {
                 (Some(l), Some(s)) if l.size == s && size.is_none_or(|want| want == s) => s,
                 (Some(_), Some(s)) => {

@@ -1,10 +1,14 @@
-//! `POST …/preupload/{rev}`: tells the client how to send each file. Until Xet storage exists every
-//! file is `regular` (sent inline in the commit); the server still stores large and binary files as LFS
-//! objects when the commit arrives. The `oid` of unchanged regular files lets the client skip them.
+//! `POST …/preupload/{rev}`: tells the client how to send each file. Files the LFS policy claims (over
+//! 10 MiB, binary by their sample, or matched by `.gitattributes`) are `lfs`: the client uploads them
+//! through Xet (or the LFS batch API) before the commit; the rest are `regular`, inlined in the commit.
+//! The `oid` of unchanged files (git blob id, or sha256 for LFS content) lets the client skip them.
 
+use super::policy::LfsPolicy;
 use super::{at_revision, AtRevision};
 use crate::hub::blocking;
 use crate::Hub;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use gatehouse_authz::{Action, Subject};
 use gatehouse_types::{RepoPath, RepoType, Result, Revision};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -15,6 +19,9 @@ pub struct PreuploadFile {
     pub path: String,
     #[serde(default)]
     pub size: u64,
+    /// Base64 of the first 512 bytes, for the binary sniff.
+    #[serde(default)]
+    pub sample: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,7 +47,9 @@ pub async fn preupload(
 ) -> Result<Vec<PreuploadAnswer>> {
     let paths: Vec<RepoPath> = files.iter().map(|f| RepoPath::parse(&f.path)).collect::<Result<_>>()?;
     // A branch that does not exist yet is fine: the commit will say so; nothing to compare against.
-    let (existing, repo_gitignore) = match at_revision(hub, subject, t, ns, name, rev, Action::RepoWrite).await {
+    let (existing, repo_gitignore, gitattributes) = match at_revision(hub, subject, t, ns, name, rev, Action::RepoWrite)
+        .await
+    {
         Ok(AtRevision { repo, commit }) => {
             let git = hub.git.clone();
             let lookup = paths.clone();
@@ -53,33 +62,44 @@ pub async fn preupload(
                     }
                     _ => None,
                 };
-                Ok((entries, gitignore))
+                let gitattributes = match r.entry(commit, ".gitattributes")? {
+                    Some(e) if e.lfs.is_none() && e.size < 1 << 20 => {
+                        Some(String::from_utf8_lossy(&r.read_blob(e.oid)?).into_owned())
+                    }
+                    _ => None,
+                };
+                Ok((entries, gitignore, gitattributes))
             })
             .await?
         }
         Err(e) if e.code == gatehouse_types::ErrorCode::RevisionNotFound => {
             crate::access::authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
-            (vec![None; paths.len()], None)
+            (vec![None; paths.len()], None, None)
         }
         Err(e) => return Err(e),
     };
     // The .gitignore being uploaded wins over the one in the repository.
     let ignore = gitignore.or(repo_gitignore.as_deref()).map(ignore_set).unwrap_or_else(GlobSet::empty);
+    let policy = LfsPolicy::from_gitattributes(gitattributes.as_deref().unwrap_or(""));
+    let repo = crate::access::authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
     let mut answers = Vec::with_capacity(files.len());
     for (f, entry) in files.into_iter().zip(existing) {
-        let oid = match entry {
-            None => None,
-            Some(e) => match &e.lfs {
+        let sample = f.sample.as_deref().and_then(|s| BASE64.decode(s).ok()).unwrap_or_default();
+        let lfs = policy.is_lfs(&f.path, f.size, &sample);
+        let oid = match (entry, lfs) {
+            (None, _) => None,
+            (Some(e), false) => match &e.lfs {
                 None => Some(e.oid.to_string()),
                 // An LFS file of another size has changed for sure; otherwise compare content ids.
-                Some(p) if p.size == f.size => Some(lfs_content_git_oid(hub, &p.oid, p.size).await?),
+                Some(p) if p.size == f.size => lfs_content_git_oid(hub, repo.id, &p.oid, p.size).await?,
                 Some(_) => None,
             },
+            (Some(e), true) => e.lfs.as_ref().map(|p| p.oid.clone()),
         };
         answers.push(PreuploadAnswer {
             should_ignore: ignore.is_match(&f.path),
             path: f.path,
-            upload_mode: "regular",
+            upload_mode: if lfs { "lfs" } else { "regular" },
             oid,
         });
     }
@@ -87,13 +107,18 @@ pub async fn preupload(
 }
 
 /// The git blob id LFS content would have if stored in git — what the client computes for a `regular`
-/// file — so an unchanged large file is not sent again. Computed once per content, then remembered.
-async fn lfs_content_git_oid(hub: &Hub, oid: &str, size: u64) -> Result<String> {
+/// file — so an unchanged large file is not sent again. Computed once per content, then remembered; only
+/// from bytes this repository proved it holds (not from a Xet upload's claimed sha256).
+async fn lfs_content_git_oid(hub: &Hub, repo_id: i64, oid: &str, size: u64) -> Result<Option<String>> {
     use futures::TryStreamExt;
     use gatehouse_store::LfsStore;
     use sha1::{Digest, Sha1};
+    match crate::lfs::link_facts(hub, repo_id, oid).await? {
+        Some(link) if link.xet_hash.is_none() => {}
+        _ => return Ok(None),
+    }
     if let Some(known) = hub.store.lfs_git_blob_oid(oid).await? {
-        return Ok(known);
+        return Ok(Some(known));
     }
     let mut hasher = Sha1::new();
     hasher.update(format!("blob {size}\0").as_bytes());
@@ -103,7 +128,7 @@ async fn lfs_content_git_oid(hub: &Hub, oid: &str, size: u64) -> Result<String> 
     }
     let git_oid = hex::encode(hasher.finalize());
     hub.store.set_lfs_git_blob_oid(oid, &git_oid).await?;
-    Ok(git_oid)
+    Ok(Some(git_oid))
 }
 
 /// The file patterns of a `.gitignore` (negations are not supported and ignored).

@@ -43,6 +43,19 @@ pub struct TreeItem {
     pub lfs: Option<TreeLfs>,
     #[serde(rename = "lastCommit", skip_serializing_if = "Option::is_none")]
     pub last_commit: Option<LastCommit>,
+    /// The Xet file holding LFS content uploaded through Xet: clients then download it through Xet.
+    #[serde(rename = "xetHash", skip_serializing_if = "Option::is_none")]
+    pub xet_hash: Option<String>,
+}
+
+/// Marks LFS entries whose content this repository holds as a Xet file.
+async fn add_xet_hashes(hub: &Hub, repo_id: i64, items: &mut [TreeItem]) -> Result<()> {
+    for item in items {
+        if let Some(lfs) = &item.lfs {
+            item.xet_hash = crate::lfs::link_facts(hub, repo_id, &lfs.oid).await?.and_then(|l| l.xet_hash);
+        }
+    }
+    Ok(())
 }
 
 impl TreeItem {
@@ -55,6 +68,7 @@ impl TreeItem {
             path: e.path.clone(),
             lfs: e.lfs.as_ref().map(|p| TreeLfs { oid: p.oid.clone(), size: p.size, pointer_size: e.size }),
             last_commit: None,
+            xet_hash: None,
         }
     }
 }
@@ -213,7 +227,7 @@ pub async fn tree(
     let AtRevision { repo, commit } = at_revision(hub, subject, t, ns, name, rev, Action::RepoRead).await?;
     let git = hub.git.clone();
     let key = repo.storage_key;
-    blocking(move || {
+    let (mut items, more) = blocking(move || {
         let r = git.open(&key)?;
         let dir = req.path.as_ref().map(RepoPath::as_str);
         let entries = r.list(commit, dir, req.recursive)?.ok_or_else(|| Error::entry_not_found(dir.unwrap_or("")))?;
@@ -225,7 +239,9 @@ pub async fn tree(
         }
         Ok((items, more))
     })
-    .await
+    .await?;
+    add_xet_hashes(hub, repo.id, &mut items).await?;
+    Ok((items, more))
 }
 
 /// Walks at most this many commits to find each entry's last change (expand=true is for pages of 50).
@@ -257,8 +273,9 @@ pub async fn paths_info(
 ) -> Result<Vec<TreeItem>> {
     let AtRevision { repo, commit } = at_revision(hub, subject, t, ns, name, rev, Action::RepoRead).await?;
     let git = hub.git.clone();
-    blocking(move || {
-        let r = git.open(&repo.storage_key)?;
+    let (repo_id, key) = (repo.id, repo.storage_key);
+    let mut items = blocking(move || {
+        let r = git.open(&key)?;
         let mut items = Vec::new();
         for p in &paths {
             if let Some(e) = r.entry(commit, p.as_str())? {
@@ -270,7 +287,9 @@ pub async fn paths_info(
         }
         Ok(items)
     })
-    .await
+    .await?;
+    add_xet_hashes(hub, repo_id, &mut items).await?;
+    Ok(items)
 }
 
 #[derive(Debug, Serialize)]

@@ -5,7 +5,7 @@ use crate::hub::blocking;
 use crate::Hub;
 use gatehouse_authz::{Action, Subject};
 use gatehouse_git::{EntryKind, Oid};
-use gatehouse_store::{LfsStore, RepoRecord};
+use gatehouse_store::RepoRecord;
 use gatehouse_types::{RepoPath, RepoType, Result, Revision};
 
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct FileMeta {
     pub blob_oid: Oid,
     /// sha256 of LFS content: the ETag of LFS files.
     pub lfs_oid: Option<String>,
+    /// The Xet file holding the LFS content, when it was uploaded through Xet.
+    pub xet_hash: Option<String>,
 }
 
 impl FileMeta {
@@ -59,16 +61,12 @@ pub async fn file(
     })?;
     // A repository only serves LFS content it holds: a pointer to content deleted from it (or never
     // uploaded to it) is not a way to read another repository's bytes.
+    let mut xet_hash = None;
     if let Some(p) = entry.as_ref().and_then(|e| e.lfs.as_ref()) {
-        let link = (repo.id, p.oid.clone());
-        if hub.lfs_links.get(&link).is_none() {
-            match hub.store.repo_lfs_object(repo.id, &p.oid).await? {
-                Some(l) => hub.lfs_links.insert(link, l.size),
-                None => {
-                    return Err(gatehouse_types::Error::entry_not_found(&format!("{path} (its content was deleted)")))
-                }
-            }
-        }
+        let link = crate::lfs::link_facts(hub, repo.id, &p.oid)
+            .await?
+            .ok_or_else(|| gatehouse_types::Error::entry_not_found(&format!("{path} (its content was deleted)")))?;
+        xet_hash = link.xet_hash;
     }
     Ok(match entry {
         Some(e) if e.kind == EntryKind::File => Resolved::File(FileMeta {
@@ -77,6 +75,7 @@ pub async fn file(
             size: e.content_size(),
             blob_oid: e.oid,
             lfs_oid: e.lfs.map(|p| p.oid),
+            xet_hash,
             repo,
         }),
         _ => Resolved::Missing { commit: commit.to_string() },

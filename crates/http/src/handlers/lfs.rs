@@ -138,10 +138,17 @@ pub async fn complete(
 /// `GET` of an object through a signed download URL from the batch API.
 pub async fn download(State(state): State<AppState>, Path(p): Path<ObjectParams>, uri: Uri) -> ApiResult<Response> {
     let (exp, sig) = signature(&uri)?;
-    let (_repo, size) = lfs::check_download_url(&state.hub, p.repo_id, &p.oid, exp, &sig).await?;
-    let stream = state.hub.blobs.get(&p.oid, None).await?;
-    let mut resp = Response::new(Body::from_stream(stream.map_err(std::io::Error::other)));
-    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    let (_repo, link) = lfs::check_download_url(&state.hub, p.repo_id, &p.oid, exp, &sig).await?;
+    let body = match &link.xet_hash {
+        // Uploaded through Xet: reconstructed, so git-lfs and old clients get the same bytes.
+        Some(hash) => {
+            let hash = gatehouse_core::xet::parse_hash(hash)?;
+            Body::from_stream(gatehouse_core::xet::serve::bytes(state.hub.clone(), &hash, 0..link.size).await?)
+        }
+        None => Body::from_stream(state.hub.blobs.get(&p.oid, None).await?.map_err(std::io::Error::other)),
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(link.size));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     Ok(resp)
 }

@@ -7,3 +7,4 @@ pub mod lfs;
 pub mod ops;
 pub mod repos;
 pub mod resolve;
+pub mod xet;

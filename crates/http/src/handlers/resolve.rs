@@ -3,7 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::params::Path;
+use crate::params::{base_url, Path};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -58,6 +58,9 @@ pub async fn serve(
     };
     let mut resp = Response::new(Body::empty());
     set_metadata(resp.headers_mut(), &meta);
+    if let Some(hash) = &meta.xet_hash {
+        set_xet(resp.headers_mut(), &state, &headers, t, &p.ns, &p.name, &meta.commit, hash);
+    }
     if method == Method::HEAD {
         resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
         return Ok(resp);
@@ -73,6 +76,28 @@ pub async fn serve(
         }
     }
     Ok(resp)
+}
+
+/// Switches `huggingface_hub` to Xet for this file: its hash, and where to get a read token (absolute,
+/// pinned to the commit).
+#[allow(clippy::too_many_arguments)]
+fn set_xet(
+    h: &mut HeaderMap,
+    state: &AppState,
+    headers: &HeaderMap,
+    t: RepoType,
+    ns: &str,
+    name: &str,
+    commit: &str,
+    hash: &str,
+) {
+    let base = base_url(state, headers);
+    let link = format!("<{base}/api/{}s/{ns}/{name}/xet-read-token/{commit}>; rel=\"xet-auth\"", t.as_str());
+    for (k, v) in [("x-xet-hash", hash.to_string()), ("link", link)] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
 }
 
 fn set_metadata(h: &mut HeaderMap, meta: &FileMeta) {
@@ -97,6 +122,11 @@ fn set_metadata(h: &mut HeaderMap, meta: &FileMeta) {
 }
 
 async fn body(state: &AppState, meta: &FileMeta, span: Range<u64>) -> ApiResult<Body> {
+    if let Some(hash) = &meta.xet_hash {
+        let hash = gatehouse_core::xet::parse_hash(hash)?;
+        let stream = gatehouse_core::xet::serve::bytes(state.hub.clone(), &hash, span).await?;
+        return Ok(Body::from_stream(stream));
+    }
     let Some(oid) = &meta.lfs_oid else {
         let data = resolve::git_content(&state.hub, meta).await?;
         let slice = bytes::Bytes::from(data).slice(span.start as usize..span.end as usize);
