@@ -33,7 +33,7 @@ SANCOV+=" -Cllvm-args=-sanitizer-coverage-trace-compares"
 echo "== seeds"
 SEEDS="$FUZZ/target/seeds"
 rm -rf "$SEEDS"
-cargo run --quiet --release --manifest-path "$FUZZ/Cargo.toml" --bin gen-seeds -- "$SEEDS"
+cargo run --quiet --release --no-default-features --manifest-path "$FUZZ/Cargo.toml" --bin gen-seeds -- "$SEEDS"
 
 echo "== build ($TARGETS) with sanitizer coverage"
 BINS=()

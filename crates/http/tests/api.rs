@@ -47,6 +47,17 @@ fn route_table_is_fully_declared() {
         ("POST", "/api/lfs/objects/{repo_id}/{oid}/{size}", Signed),
         ("PUT", "/api/lfs/objects/{repo_id}/{oid}/{size}/parts/{part}", Signed),
         ("GET", "/api/lfs/objects/{repo_id}/{oid}", Signed),
+        ("GET", "/api/{kind}/{ns}/{name}/xet-read-token/{rev}", Repo(RepoDownload)),
+        ("GET", "/api/{kind}/{ns}/{name}/xet-write-token/{rev}", Repo(RepoWrite)),
+        ("GET", "/cas/v1/chunks/{prefix}/{hash}", XetRead),
+        ("POST", "/cas/v1/xorbs/{prefix}/{hash}", XetWrite),
+        ("POST", "/cas/v1/shards", XetWrite),
+        ("POST", "/cas/v2/shards", XetWrite),
+        ("GET", "/cas/v1/reconstructions/{file_id}", XetRead),
+        ("GET", "/cas/v2/reconstructions/{file_id}", XetRead),
+        ("GET", "/cas/fetch/{xorb}", Signed),
+        ("POST", "/cas/v1/telemetry", Public),
+        ("POST", "/v1/telemetry", Public),
         ("GET", "/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("HEAD", "/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("POST", "/{ns}/{name}/info/lfs/objects/batch", LfsBatch),
@@ -185,6 +196,77 @@ async fn access_matrix() {
             let (status, code) = call(&w.app, Some(&w.alice), method, &path, body).await;
             assert!(status.is_success() || code == "EntryNotFound", "{path} as owner: {status} {code}");
         }
+    }
+}
+
+/// A Xet token from the token route (its JSON body).
+async fn xet_token(app: &TestApp, token: &str, repo: &str, scope: &str) -> String {
+    let url = app.url(&format!("/api/models/{repo}/xet-{scope}-token/main"));
+    let r = app.client.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 200, "xet-{scope}-token for {repo}");
+    assert!(r.headers().contains_key("x-xet-access-token") && r.headers().contains_key("x-xet-token-expiration"));
+    let v: Value = r.json().await.unwrap();
+    assert!(v["casUrl"].as_str().unwrap().ends_with("/cas"), "{v}");
+    v["accessToken"].as_str().unwrap().to_string()
+}
+
+/// Every CAS route checks its Xet token: missing or forged is 401, the wrong scope 403, and a token is
+/// re-checked against the decision on every call (a repository made private cuts its readers off).
+#[tokio::test]
+async fn xet_routes_check_their_tokens() {
+    for backend in BACKENDS {
+        let w = world(backend).await;
+        let app = &w.app;
+        let bob_read = xet_token(app, &w.bob, "alice/open", "read").await;
+        let alice_write = xet_token(app, &w.alice, "alice/open", "write").await;
+        let h = "ab".repeat(32);
+        let xet_routes: Vec<_> =
+            table().into_iter().filter(|r| matches!(r.access, Access::XetRead | Access::XetWrite)).collect();
+        for r in &xet_routes {
+            let path = r.path.replace("{prefix}", "default").replace("{hash}", &h).replace("{file_id}", &h);
+            let m: Method = r.method.as_str().parse().unwrap();
+            let body = (m == Method::POST).then(|| ("garbage".to_string(), "application/octet-stream"));
+            for token in [None, Some("xet1.r.1.-.-.99999999999.00"), Some("gh_not-a-token")] {
+                let (status, _) = call(app, token, m.clone(), &path, body.clone()).await;
+                assert_eq!(status, 401, "{m} {path} with {token:?} ({backend:?})");
+            }
+            let (status, code) = call(app, Some(&bob_read), m.clone(), &path, body.clone()).await;
+            if r.access == Access::XetWrite {
+                assert_eq!(status, 403, "{m} {path} with a read token ({backend:?})");
+            } else {
+                assert_eq!(status, 404, "{m} {path}: unknown content is not found ({backend:?}) {code}");
+            }
+            // With the right token, bad input is a 400, never stored.
+            if r.access == Access::XetWrite && path == "/cas/v2/shards" {
+                // v2 reports the outcome as the last NDJSON event of a 200.
+                let resp =
+                    app.client.post(app.url(&path)).bearer_auth(&alice_write).body("garbage").send().await.unwrap();
+                assert_eq!(resp.status(), 200);
+                let text = resp.text().await.unwrap();
+                let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+                assert_eq!(
+                    (last["type"].as_str(), last["retryable"].as_bool()),
+                    (Some("error"), Some(false)),
+                    "{text}"
+                );
+            } else if r.access == Access::XetWrite {
+                let (status, _) = call(app, Some(&alice_write), m.clone(), &path, body.clone()).await;
+                assert_eq!(status, 400, "{m} {path} with garbage ({backend:?})");
+            }
+        }
+        // Unimplemented optional CAS routes answer 404 (never 405 or 401), so clients fall back.
+        for (m, path) in [
+            (Method::POST, format!("/cas/v1/xorb-grants/default/{h}")),
+            (Method::GET, format!("/cas/v2/file-chunk-hashes/{h}")),
+        ] {
+            assert_eq!(call(app, Some(&alice_write), m.clone(), &path, None).await.0, 404, "{m} {path}");
+        }
+        // The repository goes private: bob's unexpired token stops working at once.
+        let body = Some((json!({"private": true}).to_string(), "application/json"));
+        assert_eq!(call(app, Some(&w.alice), Method::PUT, "/api/models/alice/open/settings", body).await.0, 200);
+        let path = format!("/cas/v2/reconstructions/{h}");
+        assert_eq!(call(app, Some(&bob_read), Method::GET, &path, None).await.0, 403, "{backend:?}");
+        assert_eq!(call(app, Some(&alice_write), Method::GET, &path, None).await.0, 404, "{backend:?}");
     }
 }
 

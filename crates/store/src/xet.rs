@@ -346,7 +346,8 @@ impl XetStore for Store {
 
     async fn xet_stats(&self) -> StoreResult<XetStats> {
         let x = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(stored_bytes), 0) AS stored, COALESCE(SUM(unpacked_bytes), 0) AS unpacked \
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) AS stored, \
+             CAST(COALESCE(SUM(unpacked_bytes), 0) AS BIGINT) AS unpacked \
              FROM xet_xorbs",
         )
         .fetch_one(&self.pool)
