@@ -604,6 +604,71 @@ def test_plain_bytes_of_a_xet_file(hub, xet_file, tmp_path):
     assert got["reads"] == [[len(data[o:o + s]), sha256(data[o:o + s])] for o, s in reads]
 
 
+def split_chunks(buf: bytes) -> list[bytes]:
+    """The payloads of a run of serialized xorb chunks (8-byte header each); scheme 0 (stored) only."""
+    out, pos = [], 0
+    while pos < len(buf):
+        version, clen, scheme = buf[pos], int.from_bytes(buf[pos + 1:pos + 4], "little"), buf[pos + 4]
+        ulen = int.from_bytes(buf[pos + 5:pos + 8], "little")
+        assert version == 0 and pos + 8 + clen <= len(buf), f"bad chunk header at {pos}"
+        if scheme != 0:
+            pytest.skip("random data was compressed by the client; this check decodes stored chunks only")
+        assert clen == ulen
+        out.append(buf[pos + 8:pos + 8 + clen])
+        pos += 8 + clen
+    return out
+
+
+def rebuild(cas_url: str, token: str, file_hash: str, start: int, end: int, version: str) -> bytes:
+    """Bytes [start, end] of a file from the reconstruction API alone: terms, fetch ranges (each fetched on its
+    own, without Authorization, like hf_xet), chunk headers, offset_into_first_range."""
+    with cas(token) as c:
+        r = c.get(f"{cas_url}/{version}/reconstructions/{file_hash}", headers={"range": f"bytes={start}-{end}"})
+    assert r.status_code == 200, describe(r)
+    body = r.json()
+    if version == "v2":
+        entries = {h: [(e["url"], x["chunks"]["start"], x["chunks"]["end"], x["bytes"]["start"], x["bytes"]["end"])
+                       for e in lst for x in e["ranges"]] for h, lst in body["xorbs"].items()}
+    else:
+        entries = {h: [(e["url"], e["range"]["start"], e["range"]["end"], e["url_range"]["start"],
+                        e["url_range"]["end"]) for e in lst] for h, lst in body["fetch_info"].items()}
+    out, fetched = bytearray(), {}
+    with httpx.Client(timeout=120) as c:
+        for term in body["terms"]:
+            cs, ce = term["range"]["start"], term["range"]["end"]
+            found = [e for e in entries[term["hash"]] if e[1] <= cs and ce <= e[2]]
+            assert found, f"{version}: no fetch range holds chunks {cs}..{ce} of xorb {term['hash']}: {body}"
+            url, es, _, bs, be = found[0]
+            if (url, bs) not in fetched:
+                f = c.get(url, headers={"range": f"bytes={bs}-{be}"})
+                assert f.status_code in (200, 206) and len(f.content) == be - bs + 1, describe(f)
+                fetched[(url, bs)] = split_chunks(f.content)
+            piece = b"".join(fetched[(url, bs)][cs - es:ce - es])
+            assert len(piece) == term["unpacked_length"], (version, term)
+            out += piece
+    skip = body["offset_into_first_range"]
+    return bytes(out[skip:skip + (end - start + 1)])
+
+
+def test_reconstruction_v1_and_v2_describe_the_same_bytes(hub, xet_file):
+    """hf_xet uses v2 (v1 only when v2 is 404). Both are rebuilt here by hand and compared with the file:
+    whole file, a start in mid-chunk, across the xorb boundary, the tail, an end past EOF (clamped); a start
+    at or past EOF is 416."""
+    repo_id, data = xet_file
+    n = len(data)
+    file_hash = head(hub, repo_id, "w.bin").headers["x-xet-hash"]
+    cas_url, token, _ = cas_token(hub, repo_id, "read")
+    for a, b in [(0, n - 1), (5_031_358, 11_999_999), (60 * MiB, 68 * MiB), (n - 1000, n - 1), (n - 10, n + 5000)]:
+        for version in ("v2", "v1"):
+            got = rebuild(cas_url, token, file_hash, a, b, version)
+            assert got == data[a:b + 1], f"{version} bytes={a}-{b}: {len(got)} bytes, wrong content"
+    with cas(token) as c:
+        for version in ("v1", "v2"):
+            for spec in (f"bytes={n}-{n + 10}", f"bytes={n + 100}-"):
+                r = c.get(f"{cas_url}/{version}/reconstructions/{file_hash}", headers={"range": spec})
+                assert r.status_code == 416, f"{version} {spec}: {describe(r)}"
+
+
 def test_tree_and_paths_info_carry_xet_hash_only_for_xet_files(hub, make_repo, tmp_path):
     """(7) xetHash (64 hex, = X-Xet-Hash of resolve) for Xet files, including a small binary one (binary
     means `lfs` upload mode); none for regular files, whose HEAD has no Xet headers either."""
@@ -685,17 +750,18 @@ def test_create_pr_upload_of_a_big_file(hub, make_repo, tmp_path):
 @SLOW
 @pytest.mark.timeout(300)
 def test_short_token_lifetime_refreshes_and_expired_tokens_are_refused(private_server, tmp_path):
-    """(9) GATEHOUSE_XET_TOKEN_TTL_SECS=35: exp honours it; the client, which refreshes 30 s before exp (Rust)
-    or 60 s before (Python), still uploads and downloads across several refreshes; a token past its exp is
-    refused by the CAS with 401 (the client never refreshes after a 401, so the server must honour exp)."""
+    """(9) GATEHOUSE_XET_TOKEN_TTL_SECS=20. hf_xet refreshes a token 30 s before its exp, so with 20 s it asks
+    the Hub for a new one before every CAS call (the regime the brief verified; with 35 s nothing is refreshed
+    inside a short upload). Uploads and downloads still work; a token past its exp is refused by the CAS with
+    401 (the client never refreshes after a 401, so the server must honour exp, and only exp)."""
     hub = private_server
-    hub.env["GATEHOUSE_XET_TOKEN_TTL_SECS"] = "35"
+    hub.env["GATEHOUSE_XET_TOKEN_TTL_SECS"] = "20"
     launch(hub)
     seed_user(hub, "tina")
     repo_id = make_repo_as(hub, "tina")
     t0 = time.time()
     cas_url, old_token, exp = cas_token(hub, repo_id, "write", who="tina")
-    assert t0 + 25 <= exp <= t0 + 45, f"exp {exp - t0:.0f}s from now; GATEHOUSE_XET_TOKEN_TTL_SECS=35 ignored?"
+    assert t0 + 15 <= exp <= t0 + 30, f"exp {exp - t0:.0f}s from now; GATEHOUSE_XET_TOKEN_TTL_SECS=20 ignored?"
     probe = f"{cas_url}/v1/chunks/default/{'ab' * 32}"
     with cas(old_token) as c:
         r = c.get(probe)
@@ -705,15 +771,14 @@ def test_short_token_lifetime_refreshes_and_expired_tokens_are_refused(private_s
     t = Traffic(hub)
     got = run_client(hub, """
         api.upload_file(path_or_fileobj=ARGS['a'], path_in_repo='a.bin', repo_id=ARGS['repo'])
-        time.sleep(7)   # past exp - 30 s: the next CAS calls need a refreshed token
         api.upload_file(path_or_fileobj=ARGS['b'], path_in_repo='b.bin', repo_id=ARGS['repo'])
-        time.sleep(7)
         RESULT['a'] = download(ARGS['repo'], 'a.bin')
         RESULT['b'] = download(ARGS['repo'], 'b.bin')
     """, home=tmp_path / "h", who="tina", a=str(a), b=str(b), repo=repo_id)
     seen = t.delta()
     assert got == {"a": da, "b": db}
-    assert hits(seen, ("~xet-write-token", "~xet-read-token"), "GET") >= 4, show(seen)
+    writes, reads = hits(seen, "~xet-write-token", "GET"), hits(seen, "~xet-read-token", "GET")
+    assert writes > 2 and reads > 2, f"refreshes expected beyond one token per operation\n" + show(seen)
 
     with cas(old_token) as c:
         time.sleep(max(0.0, exp + 2 - time.time()))
@@ -947,6 +1012,9 @@ def test_cas_rejects_malformed_uploads_and_stores_nothing(hub, make_repo):
             assert events and events[-1].get("type") == "result" and events[-1].get("result") in (0, 1), events
         else:
             assert r.json().get("result") in (0, 1), describe(r)
+    with cas(token) as c:
+        r = c.post(f"{cas_url}/v1/shards", content=SMALL_SHARD)
+        assert r.status_code == 200 and r.json().get("result") in (0, 1), f"v1 shards: {describe(r)}"
     after = xet_stats(hub)
     assert after["xorbs"] == before["xorbs"] + 1 and after["xorb_bytes"] >= before["xorb_bytes"] + 53, (before, after)
     assert after["files"] == before["files"] + 1, (before, after)

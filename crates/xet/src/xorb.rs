@@ -449,7 +449,6 @@ enum State {
 /// [`XorbValidator::finish`]. A footer (`XETBLOB` at a record boundary) is checked fully: ident and versions, the
 /// xorb hash, every chunk hash, every compressed and unpacked boundary, the section offsets and the trailing
 /// length; legacy v0 footers are refused. After an error the validator keeps returning that error.
-#[derive(Debug)]
 pub struct XorbValidator {
     expected: XetHash,
     received: u64,
@@ -463,6 +462,19 @@ pub struct XorbValidator {
     /// Reused decode buffer (one chunk).
     scratch: Vec<u8>,
     failed: Option<FormatError>,
+}
+
+impl std::fmt::Debug for XorbValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the buffers: they can hold a chunk or a footer.
+        f.debug_struct("XorbValidator")
+            .field("expected", &self.expected)
+            .field("received", &self.received)
+            .field("state", &self.state)
+            .field("chunks", &self.chunks.len())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl XorbValidator {
@@ -508,6 +520,11 @@ impl XorbValidator {
         while !bytes.is_empty() {
             match self.state {
                 State::Footer => {
+                    // A footer's size follows from the chunk count; refusing more keeps junk after XETBLOB from
+                    // being buffered up to the body cap.
+                    if (self.footer.len() + bytes.len()) as u64 > footer_len(self.chunks.len()) {
+                        return Err(FormatError::invalid("xorb footer: longer than a footer for these chunks"));
+                    }
                     self.footer.extend_from_slice(bytes);
                     return Ok(());
                 }
@@ -603,6 +620,13 @@ impl XorbValidator {
         }
         Ok(index)
     }
+}
+
+/// Serialized length of a `XorbObjectInfoV1` footer for `n` chunks, trailing info length included: ident, version
+/// and hash (40), the hash section (12 + 32n), the boundary section (12 + 8n), counts and offsets (12), the nonce
+/// (16) and the info length (4).
+fn footer_len(n: usize) -> u64 {
+    96 + 40 * n as u64
 }
 
 /// Checks a `XorbObjectInfoV1` footer (+ trailing u32 info length) against the validated chunks.
