@@ -64,6 +64,8 @@ enum XetCommand {
     },
     /// Print the most recent garbage-collection runs as JSON.
     GcRuns,
+    /// Check the Xet index against storage; print the report as JSON (exit 1 on problems).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -141,6 +143,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     let report =
                         gatehouse_core::xet::gc::collect(&hub, grace).await.map_err(|e| anyhow::anyhow!(e.message))?;
                     serde_json::to_value(report)?
+                }
+                XetCommand::Verify => {
+                    let report = gatehouse_core::xet::gc::verify(&hub).await.map_err(|e| anyhow::anyhow!(e.message))?;
+                    println!("{}", serde_json::to_value(&report)?);
+                    hub.store.close().await;
+                    if !report.problems.is_empty() {
+                        std::process::exit(1);
+                    }
+                    return Ok(());
                 }
                 XetCommand::GcRuns => {
                     let runs = hub.store.gc_runs(20).await?;

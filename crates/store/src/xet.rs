@@ -102,6 +102,12 @@ pub trait XetStore: Send + Sync {
     async fn touch_xorb(&self, hash: &str, now: Millis) -> StoreResult<()>;
     async fn xet_stats(&self) -> StoreResult<XetStats>;
     async fn shard_known(&self, hash: &str) -> StoreResult<bool>;
+    /// Xorbs in hash order after `after` (for consistency checks).
+    async fn list_xorbs(&self, after: &str, limit: u32) -> StoreResult<Vec<XorbRecord>>;
+    /// File hashes in order after `after`.
+    async fn list_xet_files(&self, after: &str, limit: u32) -> StoreResult<Vec<String>>;
+    /// (repository, oid, file hash) of links to Xet files that do not exist (must never happen).
+    async fn dangling_xet_links(&self, limit: u32) -> StoreResult<Vec<(i64, String, String)>>;
 
     // Garbage collection.
     async fn start_gc_run(&self, grace_ms: i64, now: Millis) -> StoreResult<i64>;
@@ -370,6 +376,35 @@ impl XetStore for Store {
         let row =
             sqlx::query("SELECT hash FROM xet_shards WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?;
         Ok(row.is_some())
+    }
+
+    async fn list_xorbs(&self, after: &str, limit: u32) -> StoreResult<Vec<XorbRecord>> {
+        let rows = sqlx::query(&format!("SELECT {XORB_COLUMNS} FROM xet_xorbs WHERE hash > $1 ORDER BY hash LIMIT $2"))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(xorb_from_row).collect()
+    }
+
+    async fn list_xet_files(&self, after: &str, limit: u32) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT file_hash FROM xet_files WHERE file_hash > $1 ORDER BY file_hash LIMIT $2")
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("file_hash")?)).collect()
+    }
+
+    async fn dangling_xet_links(&self, limit: u32) -> StoreResult<Vec<(i64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT l.repo_id, l.oid, l.xet_hash FROM repo_lfs_objects l WHERE l.xet_hash IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM xet_files f WHERE f.file_hash = l.xet_hash) ORDER BY l.repo_id, l.oid LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("repo_id")?, r.try_get("oid")?, r.try_get("xet_hash")?))).collect()
     }
 
     async fn start_gc_run(&self, grace_ms: i64, now: Millis) -> StoreResult<i64> {

@@ -132,3 +132,67 @@ async fn sweep_orphans(hub: &Hub, grace: Duration) -> Result<u64> {
     }
     Ok(deleted)
 }
+
+/// What `verify` found: every problem is a broken promise of the upload path (a row without its bytes,
+/// a term outside its xorb, a link to a missing file).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub xorbs_checked: u64,
+    pub files_checked: u64,
+    pub problems: Vec<String>,
+}
+
+/// Checks the Xet index against blob storage: each xorb's index and bytes exist and agree with its
+/// row, each file's terms lie inside their xorbs, and no link names a missing file.
+pub async fn verify(hub: &Hub) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let mut after = String::new();
+    loop {
+        let page = hub.store.list_xorbs(&after, BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = last.hash.clone();
+        for x in page {
+            report.xorbs_checked += 1;
+            let hash = super::parse_hash(&x.hash)?;
+            match super::xorb_index(hub, &hash).await {
+                Ok(ix) if ix.chunks.len() as u64 == x.chunk_count && ix.unpacked_len() == x.unpacked_bytes => {}
+                Ok(_) => report.problems.push(format!("xorb {} index disagrees with its row", x.hash)),
+                Err(e) => report.problems.push(format!("xorb {} index: {}", x.hash, e.message)),
+            }
+            let stored =
+                hub.blobs.read_object_range(&xorb_key(&hash), x.stored_bytes.saturating_sub(1)..x.stored_bytes).await;
+            if stored.map_or(true, |b| b.len() != 1) {
+                report.problems.push(format!("xorb {} bytes missing or shorter than {}", x.hash, x.stored_bytes));
+            }
+        }
+    }
+    let mut after = String::new();
+    loop {
+        let page = hub.store.list_xet_files(&after, BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = last.clone();
+        for f in page {
+            report.files_checked += 1;
+            let Some(file) = hub.store.xet_file(&f).await? else { continue };
+            let mut size = 0;
+            for t in &file.terms {
+                let ix = super::xorb_index(hub, &super::parse_hash(&t.xorb_hash)?).await;
+                match ix {
+                    Ok(ix) if (t.chunk_end as usize) <= ix.chunks.len() && t.chunk_start < t.chunk_end => {}
+                    _ => report.problems.push(format!(
+                        "file {f}: term {}..{} of xorb {} unreadable",
+                        t.chunk_start, t.chunk_end, t.xorb_hash
+                    )),
+                }
+                size += t.unpacked_bytes;
+            }
+            if size != file.size {
+                report.problems.push(format!("file {f}: terms hold {size} bytes, recorded {}", file.size));
+            }
+        }
+    }
+    for (repo, oid, hash) in hub.store.dangling_xet_links(100).await? {
+        report.problems.push(format!("repository {repo} links {oid} to missing Xet file {hash}"));
+    }
+    Ok(report)
+}
