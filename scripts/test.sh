@@ -6,6 +6,7 @@
 #   ./scripts/test.sh compat          # build the binary, compat suite on sqlite and on postgres
 #   ./scripts/test.sh compat-sqlite   # ... only sqlite (or compat-postgres)
 #   ./scripts/test.sh upstream        # build the binary, huggingface_hub's own tests against a seeded server
+#   ./scripts/test.sh fuzz            # the Xet parsers under libFuzzer, FUZZ_SECS (default 30) per target
 #   ./scripts/test.sh compat -- -k refs -x   # extra pytest args for the compat stages after --
 #
 # Environment:
@@ -36,15 +37,15 @@ PYTEST_EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --) shift; PYTEST_EXTRA=("$@"); break ;;
-    all) STAGES+=(rust compat-sqlite compat-postgres upstream) ;;
-    rust|compat-sqlite|compat-postgres|upstream) STAGES+=("$1") ;;
+    all) STAGES+=(rust fuzz compat-sqlite compat-postgres upstream) ;;
+    rust|fuzz|compat-sqlite|compat-postgres|upstream) STAGES+=("$1") ;;
     compat) STAGES+=(compat-sqlite compat-postgres) ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) echo "unknown stage '$1' (rust|compat|compat-sqlite|compat-postgres|upstream|all)" >&2; exit 2 ;;
+    *) echo "unknown stage '$1' (rust|fuzz|compat|compat-sqlite|compat-postgres|upstream|all)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(rust compat-sqlite compat-postgres upstream)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(rust fuzz compat-sqlite compat-postgres upstream)
 want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 declare -A RESULT   # stage -> "passed failed skipped note"
@@ -99,6 +100,16 @@ run_rust() {
   p=${p:-0}; f=${f:-0}; s=${s:-0}
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; record rust "$p" "$f" "$s" 1 "(exit $rc: build or runner error, see $log)"; return; fi
   record rust "$p" "$f" "$s" $(( rc != 0 )) ""
+}
+
+# ---- fuzz --------------------------------------------------------------------------------------------
+run_fuzz() {
+  banner "fuzz: Xet xorb and shard parsers, ${FUZZ_SECS:-30}s per target"
+  if "$ROOT/scripts/fuzz.sh" "${FUZZ_SECS:-30}" 2>&1 | tee "$LOGS/fuzz.log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    record fuzz 2 0 0 0 "(targets xorb, shard: no crash)"
+  else
+    record fuzz 0 1 0 1 "(see $LOGS/fuzz.log)"
+  fi
 }
 
 # ---- binary ------------------------------------------------------------------------------------------
@@ -172,6 +183,7 @@ run_upstream() {
 # ---- run ---------------------------------------------------------------------------------------------
 START=$(date +%s)
 want rust && run_rust
+want fuzz && run_fuzz
 want compat-sqlite && run_compat sqlite
 want compat-postgres && run_compat postgres
 want upstream && run_upstream

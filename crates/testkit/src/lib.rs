@@ -9,6 +9,8 @@ use gatehouse_store::Store;
 use sqlx::{AnyConnection, Connection, Executor};
 use std::sync::Arc;
 
+pub mod xet;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
