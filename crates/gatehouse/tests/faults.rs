@@ -1554,7 +1554,9 @@ async fn atomicity_scenario(backend: Backend) {
         + &delete_line("dir/y.txt");
     let new_paths = ["new/a.txt", "new/b.bin", "new/c.safetensors", "new/d.txt"];
     let unknown_oid = sha256_hex(b"never uploaded anywhere");
-    let cases: Vec<(&str, String, &[(u16, &str)])> = vec![
+    // (what, commit body, acceptable (status, error code) answers)
+    type Case<'a> = (&'a str, String, &'a [(u16, &'a str)]);
+    let cases: Vec<Case> = vec![
         ("delete of a missing file", delete_line("does-not-exist"), &[(404, "EntryNotFound")]),
         (
             "delete of a missing folder",

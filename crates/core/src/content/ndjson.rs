@@ -281,13 +281,14 @@ mod tests {
     #[test]
     fn parses_every_operation() {
         let (_d, sp) = spooler();
+        let file = format!(
+            r#"{{"key":"file","value":{{"content":"{}","path":"./dir/a.txt","encoding":"base64"}}}}"#,
+            b64(&[7u8; 100])
+        );
         let body = format!(
             "{}\n{}\n{}\n{}\n{}\n",
             r#"{"key":"header","value":{"summary":"s","description":"d","parentCommit":"ABCDEF0123456789abcdef0123456789abcdef01"}}"#,
-            format!(
-                r#"{{"key":"file","value":{{"content":"{}","path":"./dir/a.txt","encoding":"base64"}}}}"#,
-                b64(&[7u8; 100])
-            ),
+            file,
             r#"{"key":"lfsFile","value":{"path":"w.bin","algo":"sha256","oid":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","size":5}}"#,
             r#"{"key":"deletedFile","value":{"path":"old.txt"}}"#,
             r#"{"key":"deletedFolder","value":{"path":"gone/"}}"#,

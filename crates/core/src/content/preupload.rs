@@ -35,6 +35,7 @@ pub struct PreuploadAnswer {
     pub oid: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn preupload(
     hub: &Hub,
     subject: &Subject,

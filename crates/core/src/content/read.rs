@@ -261,6 +261,7 @@ fn add_last_commits(r: &gatehouse_git::Repo, commit: Oid, items: &mut [TreeItem]
 }
 
 /// The entries among `paths` that exist at `rev`; missing ones are left out.
+#[allow(clippy::too_many_arguments)]
 pub async fn paths_info(
     hub: &Hub,
     subject: &Subject,

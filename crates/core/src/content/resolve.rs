@@ -32,7 +32,7 @@ impl FileMeta {
 }
 
 pub enum Resolved {
-    File(FileMeta),
+    File(Box<FileMeta>),
     /// No file at that path; the commit is still reported so the client can cache the absence.
     Missing {
         commit: String,
@@ -69,7 +69,7 @@ pub async fn file(
         xet_hash = link.xet_hash;
     }
     Ok(match entry {
-        Some(e) if e.kind == EntryKind::File => Resolved::File(FileMeta {
+        Some(e) if e.kind == EntryKind::File => Resolved::File(Box::new(FileMeta {
             commit: commit.to_string(),
             path: path.clone(),
             size: e.content_size(),
@@ -77,7 +77,7 @@ pub async fn file(
             lfs_oid: e.lfs.map(|p| p.oid),
             xet_hash,
             repo,
-        }),
+        })),
         _ => Resolved::Missing { commit: commit.to_string() },
     })
 }

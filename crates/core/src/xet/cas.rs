@@ -390,8 +390,8 @@ pub(crate) fn terms_of(file: &XetFile) -> Result<Vec<Term>> {
 pub(crate) async fn load_indexes(hub: &Hub, terms: &[Term]) -> Result<HashMap<XetHash, Arc<XorbIndex>>> {
     let mut out = HashMap::new();
     for t in terms {
-        if !out.contains_key(&t.xorb) {
-            out.insert(t.xorb, xorb_index(hub, &t.xorb).await?);
+        if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(t.xorb) {
+            slot.insert(xorb_index(hub, &t.xorb).await?);
         }
     }
     Ok(out)
@@ -527,7 +527,7 @@ mod tests {
         let signed = "0-99,200-299";
         let sig = signing::sign(key, &fetch_purpose(&xorb, 1000, signed), exp);
         let ok = |h: Option<&str>| check_fetch(key, &xorb, 1000, signed, exp, &sig, h);
-        assert_eq!(ok(Some("bytes=0-99")).expect("first").ranges, [0..100]);
+        assert_eq!(ok(Some("bytes=0-99")).expect("first").ranges, vec![(0..100)]);
         assert_eq!(ok(Some("bytes=210-220,0-5")).expect("multi").ranges, [210..221, 0..6]);
         assert_eq!(ok(None).expect("signed ranges").ranges, [0..100, 200..300]);
         let status = |r: Result<Fetch>| r.expect_err("refused").code;
