@@ -230,7 +230,10 @@ def test_large_and_binary_files_are_lfs_and_intact(hub, api, make_repo, cache_di
         assert e.lfs.size == len(data)
     assert tree["small.txt"].lfs is None
     assert tree["small.txt"].blob_id == git_blob_sha1(text)
-    assert all(e.xet_hash is None for e in tree.values() if isinstance(e, RepoFile)), "no xetHash without Xet"
+    # LFS-mode files travelled through Xet (hf_xet is the client's default); git-stored files have no Xet hash.
+    for name in ("big/weights.bin", "small.bin"):
+        assert tree[name].xet_hash is not None and len(tree[name].xet_hash) == 64, name
+    assert tree["small.txt"].xet_hash is None
 
 
 def test_head_metadata_etag_and_size(hub, api, make_repo):
