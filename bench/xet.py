@@ -14,7 +14,7 @@
 (c) rss: peak server RSS (sampled VmRSS every 100 ms, and VmHWM) on a fresh server during a 5 GiB upload,
     a 5 GiB Xet download and a 5 GiB plain GET.
 
-Needs a release build (target/release/gatehouse or GATEHOUSE_BIN), openssl, curl, and .venv's Python with
+Needs a release build (target/release/gatehouse or GATEHOUSE_BIN), openssl, curl, dd, sha256sum, and .venv's Python with
 huggingface_hub + hf_xet (GATEHOUSE_BENCH_PYTHON). Every client runs in its own process with its own HF_HOME,
 so no shard cache carries over unless a measure says so. Everything listens on 127.0.0.1. Results:
 bench/results/<date>/xet.json and xet.md; the Markdown summary is printed at the end.
@@ -163,7 +163,13 @@ def measure(g: Gatehouse, work: Path, code: str, env: dict | None = None, home: 
 
 
 def gen(path: Path, size: int) -> None:
-    sh(f"openssl rand -out {path} {size}", timeout=600)
+    """Random (incompressible) bytes; os.urandom in 64 MiB blocks (openssl rand takes no sizes over 2 GiB)."""
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 64 * MIB)
+            f.write(os.urandom(n))
+            left -= n
 
 
 def sha256_of(path: Path) -> str:
@@ -311,6 +317,15 @@ def bench_rss(work: Path, gib: int, results: dict) -> None:
             out["plain_get"] = {"s": time.perf_counter() - t, "server_cpu_s": g.cpu() - cpu0}
         assert got == want, "plain GET: wrong bytes"
         out["plain_get"].update(s.summary(), vmhwm_kib=proc_status(g.proc.pid, "VmHWM"))
+        # many plain downloads at once: is the reconstruction memory per connection? (time-bounded)
+        n, secs = 16, 20
+        with RssSampler(g.proc.pid) as s:
+            t = time.perf_counter()
+            sh(" & ".join([f"curl -s -o /dev/null --max-time {secs} -H 'Authorization: Bearer {g.token}' "
+                           f"-w '%{{size_download}}\\n' {g.base}/bench/rss/resolve/main/big.bin"] * n) + " & wait",
+               timeout=secs + 60)
+            out[f"plain_get_c{n}"] = {"s": time.perf_counter() - t, "connections": n, "max_time_s": secs}
+        out[f"plain_get_c{n}"].update(s.summary(), vmhwm_kib=proc_status(g.proc.pid, "VmHWM"))
         results["rss"] = out
         print("rss: " + json.dumps(out), file=sys.stderr)
     finally:
@@ -373,7 +388,10 @@ def summary(results: dict) -> str:
                   "| --- | --- | --- | --- | --- |",
                   f"| idle before | {r['idle_rss_kib'] / 1024:.1f} | | | |"]
         for label, key in [("upload_file through Xet", "upload"), ("hf_hub_download through Xet", "xet_download"),
-                           ("plain GET (curl, server reconstructs)", "plain_get")]:
+                           ("plain GET (curl, server reconstructs)", "plain_get"),
+                           ("16 plain GETs at once, 20 s (curl)", "plain_get_c16")]:
+            if key not in r:
+                continue
             x = r[key]
             lines.append(f"| {label} | {x['peak_kib'] / 1024:.1f} | {x['median_kib'] / 1024:.1f} | "
                          f"{x['vmhwm_kib'] / 1024:.1f} | {x['s']:.2f} |")
@@ -400,6 +418,8 @@ def main() -> None:
                               capture_output=True, text=True).stdout.split()
     out = ROOT / "bench/results" / time.strftime("%Y-%m-%d")
     out.mkdir(parents=True, exist_ok=True)
+    # A rerun with --only replaces its sections in the day's xet.json and keeps the others.
+    merged = json.loads((out / "xet.json").read_text()) if (out / "xet.json").exists() else {}
     results: dict = {"machine": sh("uname -srm").strip(), "cpus": os.cpu_count(),
                      "started": time.strftime("%Y-%m-%d %H:%M:%S"), "uptime_before": sh("uptime").strip(),
                      "huggingface_hub": versions[0] if versions else "?", "hf_xet": versions[1] if len(versions) > 1 else "?",
@@ -414,6 +434,12 @@ def main() -> None:
     finally:
         results["uptime_after"] = sh("uptime").strip()
         results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        for section in ("updown", "dedup", "rss"):
+            if section in results:
+                results[section + "_run"] = {k: results[k] for k in ("started", "finished", "uptime_before",
+                                                                       "uptime_after")}
+        merged.update(results)
+        results = merged
         (out / "xet.json").write_text(json.dumps(results, indent=2))
     md = summary(results)
     (out / "xet.md").write_text(f"# Xet benchmarks, {results['started']}\n\n{results['machine']}, {results['cpus']} CPUs, "

@@ -27,6 +27,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import struct
 import subprocess
 import sys
@@ -421,17 +422,22 @@ def test_own_xet_builder_reproduces_the_golden_vectors():
 
 
 @pytest.fixture
-def private_server():
+def private_server(request):
     """A second, short-lived server (same database kind as the session) for tests that change global state
-    (garbage collection with no grace) or need other settings (token lifetime)."""
+    (garbage collection with no grace) or need other settings (token lifetime). Its data dir (with
+    server.log) is kept only if the test failed or COMPAT_KEEP_DATA=1."""
     database = database_kind()
     pg = _Postgres() if database == "postgres" else None
     hub = new_hub(resolve_binary(), database, _free_port(), pg)
+    failed_before = request.session.testsfailed
     yield hub
     if hub.proc is not None:
         _stop(hub.proc)
-    if pg:
+    keep = os.environ.get("COMPAT_KEEP_DATA") == "1" or request.session.testsfailed > failed_before
+    if pg and not keep:
         pg.drop()
+    if not keep:
+        shutil.rmtree(hub.data_dir, ignore_errors=True)
 
 
 def seed_user(hub, name: str) -> None:
@@ -616,6 +622,7 @@ def test_segmented_download_of_a_300_mib_file(hub, make_repo, tmp_path):
                           "HF_XET_RECONSTRUCTION_MAX_RECONSTRUCTION_FETCH_SIZE": "7mb"},
                      repo=repo_id, timeout=500)
     seen = t.delta()
+    shutil.rmtree(tmp_path / "h2", ignore_errors=True)  # the 300 MiB download
     assert got["sha"] == digest
     assert hits(seen, RECONSTRUCTIONS, "GET") >= 30, "300 MiB in <= 7 MB segments is ~45 calls\n" + show(seen)
 
@@ -838,7 +845,8 @@ def test_create_pr_upload_of_a_big_file(hub, make_repo, tmp_path):
     assert hits(seen, "~xet-write-token", "GET") >= 1, show(seen)
     assert hits(seen, XORB, "POST") >= 1 and hits(seen, SHARDS, "POST") >= 1, show(seen)
     if "error" in res and "not supported" in res["error"][1].lower():
-        pytest.xfail(f"Xet side done; the commit with create_pr is refused: {res['error']}")
+        # a skip, not an xfail: conftest keeps the data dir of any session with a non-skip exception
+        pytest.skip(f"Xet side verified; the server refuses commits with create_pr: {res['error'][1][-80:]}")
     assert "error" not in res, res
     assert res["pr_revision"] and res["pr_revision"].startswith("refs/pr/"), res
     got = run_client(hub, "RESULT['sha'] = download(ARGS['repo'], 'pr.bin', revision=ARGS['rev'])",
@@ -877,7 +885,7 @@ def test_short_token_lifetime_refreshes_and_expired_tokens_are_refused(private_s
     seen = t.delta()
     assert got == {"a": da, "b": db}
     writes, reads = hits(seen, "~xet-write-token", "GET"), hits(seen, "~xet-read-token", "GET")
-    assert writes > 2 and reads > 2, f"refreshes expected beyond one token per operation\n" + show(seen)
+    assert writes > 2 and reads > 2, "refreshes expected beyond one token per operation\n" + show(seen)
 
     with cas(old_token) as c:
         time.sleep(max(0.0, exp + 2 - time.time()))
@@ -1096,7 +1104,8 @@ def test_sha256_claims_in_shards_stay_with_the_uploader(hub, make_repo, tmp_path
         commit = (json.dumps({"key": "header", "value": {"summary": "no upload", "description": ""}}) + "\n" +
                   json.dumps({"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": target,
                                                            "size": 180}}) + "\n").encode()
-        r = c.post(f"/api/models/{victim}/commit/main", content=commit, headers={"content-type": "application/x-ndjson"})
+        r = c.post(f"/api/models/{victim}/commit/main", content=commit,
+                   headers={"content-type": "application/x-ndjson"})
         if r.status_code == 200:
             got = c.get(f"/{victim}/resolve/main/w.bin")
             pytest.fail(f"a commit of an oid alice never uploaded was accepted and serves {got.content[:40]!r}")
@@ -1265,7 +1274,8 @@ def test_unimplemented_cas_routes_answer_404(hub, make_repo):
     h = "cd" * 32
     with cas(token) as c:
         for method, path, body in [
-            ("POST", f"/v1/xorb-grants/default/{h}", b'{"length": 53, "checksum": {"algo": "crc64nvme", "value": "1"}}'),
+            ("POST", f"/v1/xorb-grants/default/{h}",
+             b'{"length": 53, "checksum": {"algo": "crc64nvme", "value": "1"}}'),
             ("GET", f"/v2/file-chunk-hashes/{h}", None),
             ("GET", "/v1/no-such-route", None),
             ("GET", f"/v1/chunks/default/{h}", None),                  # unknown chunk: dedup miss
