@@ -97,8 +97,8 @@ pub trait XetStore: Send + Sync {
     async fn repo_has_xet_file(&self, repo: i64, file_hash: &str) -> StoreResult<bool>;
     /// The xorb holding a dedup-eligible chunk.
     async fn dedup_xorb(&self, chunk_hash: &str) -> StoreResult<Option<String>>;
-    /// Up to `limit` repositories holding a file that uses the xorb.
-    async fn repos_using_xorb(&self, xorb_hash: &str, limit: u32) -> StoreResult<Vec<i64>>;
+    /// Up to `limit` (file, repository) pairs: files that use the xorb and the repositories linking them.
+    async fn files_using_xorb(&self, xorb_hash: &str, limit: u32) -> StoreResult<Vec<(String, i64)>>;
     async fn touch_xorb(&self, hash: &str, now: Millis) -> StoreResult<()>;
     async fn xet_stats(&self) -> StoreResult<XetStats>;
     async fn shard_known(&self, hash: &str) -> StoreResult<bool>;
@@ -329,16 +329,16 @@ impl XetStore for Store {
         Ok(row.map(|r| r.try_get("xorb_hash")).transpose()?)
     }
 
-    async fn repos_using_xorb(&self, xorb_hash: &str, limit: u32) -> StoreResult<Vec<i64>> {
+    async fn files_using_xorb(&self, xorb_hash: &str, limit: u32) -> StoreResult<Vec<(String, i64)>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT l.repo_id FROM xet_file_terms t JOIN repo_lfs_objects l ON l.xet_hash = t.file_hash \
-             WHERE t.xorb_hash = $1 ORDER BY l.repo_id LIMIT $2",
+            "SELECT DISTINCT t.file_hash, l.repo_id FROM xet_file_terms t JOIN repo_lfs_objects l ON l.xet_hash = t.file_hash \
+             WHERE t.xorb_hash = $1 ORDER BY l.repo_id, t.file_hash LIMIT $2",
         )
         .bind(xorb_hash)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok(r.try_get("repo_id")?)).collect()
+        rows.iter().map(|r| Ok((r.try_get("file_hash")?, r.try_get("repo_id")?))).collect()
     }
 
     async fn touch_xorb(&self, hash: &str, now: Millis) -> StoreResult<()> {

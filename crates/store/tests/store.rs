@@ -911,7 +911,7 @@ async fn xet_index(store: Store) {
     assert!(store.repo_has_xet_file(r.id, &xh(60)).await.expect("has"));
     assert!(!store.repo_has_xet_file(s.id, &xh(60)).await.expect("other repo"), "links are per repository");
     assert_eq!(store.dedup_xorb("chunk-60").await.expect("dedup"), Some(xh(1)));
-    assert_eq!(store.repos_using_xorb(&xh(2), 10).await.expect("repos"), [r.id]);
+    assert_eq!(store.files_using_xorb(&xh(2), 10).await.expect("files"), [(xh(60), r.id)]);
     assert_eq!(store.xorb(&xh(2)).await.expect("get").map(|x| x.last_used_at), Some(400), "registration marks use");
 
     // A proven upload of the same oid replaces the claim; a later claim never replaces proof.

@@ -31,8 +31,10 @@ use std::sync::Arc;
 const VALIDATE_SLICE: usize = 1 << 20;
 /// How long a client may use a dedup answer (its HMAC key) before asking again.
 const DEDUP_TTL_SECS: u64 = 7 * 24 * 3600;
-/// Repositories looked at when deciding whether the caller may learn about a xorb.
+/// Files looked at when deciding whether the caller may learn about a xorb.
 const DEDUP_REPO_SCAN: u32 = 200;
+/// Xorbs in one dedup answer (64 MiB each: a 4 GiB stretch of the file; about 50 KB of shard per xorb).
+const DEDUP_MAX_XORBS: usize = 64;
 
 fn invalid(e: FormatError) -> Error {
     Error::bad_request(e.to_string())
@@ -256,53 +258,72 @@ pub async fn upload_shard(hub: &Hub, grant: &Grant, body: Bytes) -> Result<bool>
     Ok(!known)
 }
 
-/// Whether the caller may read some file that uses `xorb`: dedup answers describe a xorb's chunks, so
-/// they go only to those who could download its content anyway.
-async fn may_read_xorb(hub: &Hub, subject: &Subject, xorb: &str) -> Result<bool> {
-    for repo_id in hub.store.repos_using_xorb(xorb, DEDUP_REPO_SCAN).await? {
+/// A file the caller may download that uses `xorb`: dedup answers describe xorbs' chunks, so they go
+/// only to those who could download that content anyway.
+async fn readable_file_using(hub: &Hub, subject: &Subject, xorb: &str) -> Result<Option<String>> {
+    for (file, repo_id) in hub.store.files_using_xorb(xorb, DEDUP_REPO_SCAN).await? {
         if let Some(repo) = hub.store.repo_by_id(repo_id).await? {
             if check_repo(subject, Action::RepoDownload, &repo).is_ok() {
-                return Ok(true);
+                return Ok(Some(file));
             }
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
-/// `GET /v1/chunks/{prefix}/{chunk}`: a shard describing the xorb that holds the chunk, with chunk hashes
-/// keyed by a fresh secret (so the answer proves nothing about chunks the caller does not hold), or None.
+/// `GET /v1/chunks/{prefix}/{chunk}`: a shard describing the xorb that holds the chunk and the other
+/// xorbs of a file using it (a client asks about few chunks — the first of each file and one in ~1024 —
+/// so answering with the whole file lets a changed copy dedup against all of its unchanged parts). Chunk
+/// hashes are keyed with a fresh secret, so the answer proves nothing about chunks the caller does not
+/// hold. None if the chunk is unknown or the caller may not read any file using it.
 pub async fn dedup(hub: &Hub, subject: &Subject, prefix: &str, chunk: &str) -> Result<Option<Vec<u8>>> {
     check_prefix(prefix)?;
     let chunk = parse_hash(chunk)?;
     let Some(xorb) = hub.store.dedup_xorb(&chunk.hex()).await? else { return Ok(None) };
-    if !may_read_xorb(hub, subject, &xorb).await? {
+    let Some(file) = readable_file_using(hub, subject, &xorb).await? else { return Ok(None) };
+    let mut xorbs = vec![xorb.clone()];
+    if let Some(f) = super::serve::file(hub, &parse_hash(&file)?).await? {
+        for t in &f.terms {
+            if xorbs.len() >= DEDUP_MAX_XORBS {
+                break;
+            }
+            if !xorbs.contains(&t.xorb_hash) {
+                xorbs.push(t.xorb_hash.clone());
+            }
+        }
+    }
+    let now = now_millis();
+    let mut infos = Vec::with_capacity(xorbs.len());
+    for x in &xorbs {
+        let Some(record) = hub.store.xorb(x).await? else { continue };
+        let hash = parse_hash(x)?;
+        let ix = xorb_index(hub, &hash).await?;
+        // The client will reference these xorbs without uploading them: keep them a grace period.
+        hub.store.touch_xorb(x, now).await?;
+        infos.push(XorbInfo {
+            xorb_hash: hash,
+            flags: 0,
+            unpacked_bytes: u32::try_from(ix.unpacked_len()).unwrap_or(u32::MAX),
+            bytes_on_disk: u32::try_from(record.stored_bytes).unwrap_or(u32::MAX),
+            chunks: ix
+                .chunks
+                .iter()
+                .map(|c| XorbChunk {
+                    hash: c.hash,
+                    unpacked_start: c.unpacked_start,
+                    unpacked_len: c.unpacked_len,
+                    flags: 0,
+                })
+                .collect(),
+        });
+    }
+    if infos.is_empty() {
         return Ok(None);
     }
-    let Some(record) = hub.store.xorb(&xorb).await? else { return Ok(None) };
-    let xorb_hash = parse_hash(&xorb)?;
-    let ix = xorb_index(hub, &xorb_hash).await?;
-    // The client will reference this xorb without uploading it: keep it at least a grace period.
-    hub.store.touch_xorb(&xorb, now_millis()).await?;
-    let info = XorbInfo {
-        xorb_hash,
-        flags: 0,
-        unpacked_bytes: u32::try_from(ix.unpacked_len()).unwrap_or(u32::MAX),
-        bytes_on_disk: u32::try_from(record.stored_bytes).unwrap_or(u32::MAX),
-        chunks: ix
-            .chunks
-            .iter()
-            .map(|c| XorbChunk {
-                hash: c.hash,
-                unpacked_start: c.unpacked_start,
-                unpacked_len: c.unpacked_len,
-                flags: 0,
-            })
-            .collect(),
-    };
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
     let now = u64::try_from(now_secs()).unwrap_or(0);
-    Ok(Some(shard::dedup_shard(&[info], XetHash(key), now, DEDUP_TTL_SECS)))
+    Ok(Some(shard::dedup_shard(&infos, XetHash(key), now, DEDUP_TTL_SECS)))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
