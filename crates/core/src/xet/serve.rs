@@ -7,7 +7,6 @@
 use super::cas::{load_indexes, terms_of};
 use super::plan::{self, Piece};
 use super::xorb_key;
-use crate::hub::blocking;
 use crate::Hub;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -18,8 +17,10 @@ use gatehouse_xet::XetHash;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// 32 chunks: at most 4 MiB decoded (chunks are at most 128 KiB; typically 64 KiB).
-const PIECE_CHUNKS: u32 = 32;
+/// 8 chunks: at most 1 MiB decoded (chunks are at most 128 KiB; typically 64 KiB). Small pieces keep
+/// memory flat: decoding one takes well under a millisecond, so it runs inline on the worker, and buffers
+/// this size are recycled rather than accumulating in per-thread allocator arenas.
+const PIECE_CHUNKS: u32 = 8;
 
 /// A Xet file's term list (immutable for a given hash, so cached).
 pub async fn file(hub: &Hub, hash: &XetHash) -> Result<Option<Arc<XetFile>>> {
@@ -73,20 +74,12 @@ async fn decode_piece(hub: Arc<Hub>, p: Piece) -> std::io::Result<Bytes> {
     let ix = super::xorb_index(&hub, &p.xorb).await.map_err(io)?;
     let (start, end) = plan::byte_range(&ix, p.chunk_start, p.chunk_end).map_err(io)?;
     let raw = hub.blobs.read_object_range(&xorb_key(&p.xorb), start..end).await.map_err(std::io::Error::other)?;
-    blocking(move || {
-        let mut out = Vec::with_capacity(usize::try_from(p.unpacked_len).unwrap_or(0));
-        decode_chunks(&raw, |d| out.extend_from_slice(d))
-            .map_err(|e| Error::internal(format!("stored xorb {} does not decode: {e}", p.xorb)))?;
-        if out.len() as u64 != p.unpacked_len {
-            return Err(Error::internal(format!(
-                "xorb {} chunks decode to {} bytes, expected {}",
-                p.xorb,
-                out.len(),
-                p.unpacked_len
-            )));
-        }
-        Ok(Bytes::from(out))
-    })
-    .await
-    .map_err(io)
+    let mut out = Vec::with_capacity(usize::try_from(p.unpacked_len).unwrap_or(0));
+    decode_chunks(&raw, |d| out.extend_from_slice(d))
+        .map_err(|e| io(Error::internal(format!("stored xorb {} does not decode: {e}", p.xorb))))?;
+    if out.len() as u64 != p.unpacked_len {
+        let msg = format!("xorb {} chunks decode to {} bytes, expected {}", p.xorb, out.len(), p.unpacked_len);
+        return Err(io(Error::internal(msg)));
+    }
+    Ok(Bytes::from(out))
 }
