@@ -116,7 +116,13 @@ impl BlobStore {
 
     /// Starts an upload into staging. Call [`Writer::finish`] to verify and publish it.
     pub async fn writer(&self) -> BlobResult<Writer> {
-        Writer::start(self.clone()).await
+        Writer::start(self.clone(), true).await
+    }
+
+    /// Starts an upload into staging without hashing, for content the caller verifies itself; publish it
+    /// with [`Writer::finish_at`].
+    pub async fn object_writer(&self) -> BlobResult<Writer> {
+        Writer::start(self.clone(), false).await
     }
 
     /// Publishes a file whose content was already hashed (`oid`, `size`) by the caller while it was

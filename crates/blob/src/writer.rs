@@ -19,16 +19,18 @@ pub struct Writer {
     blobs: BlobStore,
     staging: StorePath,
     upload: Box<dyn MultipartUpload>,
-    hasher: Sha256,
+    /// None for content verified by other means (Xet xorbs): sha256 would cost more than the upload.
+    hasher: Option<Sha256>,
     size: u64,
     buf: BytesMut,
 }
 
 impl Writer {
-    pub(crate) async fn start(blobs: BlobStore) -> BlobResult<Self> {
+    pub(crate) async fn start(blobs: BlobStore, hashed: bool) -> BlobResult<Self> {
         let staging = StorePath::from(format!("staging/{}", uuid::Uuid::new_v4().simple()));
         let upload = blobs.store.put_multipart(&staging).await?;
-        Ok(Writer { blobs, staging, upload, hasher: Sha256::new(), size: 0, buf: BytesMut::with_capacity(PART_SIZE) })
+        let hasher = hashed.then(Sha256::new);
+        Ok(Writer { blobs, staging, upload, hasher, size: 0, buf: BytesMut::with_capacity(PART_SIZE) })
     }
 
     pub fn size(&self) -> u64 {
@@ -36,7 +38,9 @@ impl Writer {
     }
 
     pub async fn write(&mut self, data: &[u8]) -> BlobResult<()> {
-        self.hasher.update(data);
+        if let Some(h) = &mut self.hasher {
+            h.update(data);
+        }
         self.size += data.len() as u64;
         let mut rest = data;
         while !rest.is_empty() {
@@ -59,7 +63,11 @@ impl Writer {
     /// Checks what arrived against `expected` (oid, size) when given, then publishes it at its content
     /// address. On a mismatch nothing is published and the staging data is removed.
     pub async fn finish(mut self, expected: Option<(&str, u64)>) -> BlobResult<Verified> {
-        let oid = hex::encode(self.hasher.clone().finalize());
+        let Some(hasher) = self.hasher.take() else {
+            self.abort().await;
+            return Err(BlobError::Config("finish needs a hashing writer; use finish_at".into()));
+        };
+        let oid = hex::encode(hasher.finalize());
         let size = self.size;
         if let Some((want_oid, want_size)) = expected {
             if want_size != size || want_oid != oid {

@@ -65,7 +65,7 @@ where
         hub.store.touch_xorb(&hash.hex(), now).await?;
         return Ok(false);
     }
-    let mut writer = hub.blobs.writer().await?;
+    let mut writer = hub.blobs.object_writer().await?;
     let checked = validate_stream(&mut writer, hash, body).await;
     let index = match checked {
         Ok(ix) => ix,
