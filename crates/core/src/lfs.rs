@@ -92,6 +92,16 @@ fn download_purpose(repo_id: i64, oid: &str) -> String {
 /// `repo_url` is the repository's git URL (`{base}/{prefix}{ns}/{name}.git`), used for the verify
 /// action; `base` is the server's public origin for the signed URLs.
 #[allow(clippy::too_many_arguments)]
+/// Where a batch answer points and how: the origin, the repository's git URL, the multipart settings, and
+/// the caller's `Authorization` header, which the verify action carries back (git-lfs sends only an
+/// action's own headers, and verify is an authenticated call on the repository).
+pub struct BatchContext<'a> {
+    pub base: &'a str,
+    pub repo_url: &'a str,
+    pub multipart: Multipart,
+    pub authorization: Option<&'a str>,
+}
+
 pub async fn batch(
     hub: &Hub,
     subject: &Subject,
@@ -99,10 +109,9 @@ pub async fn batch(
     ns: &str,
     name: &str,
     req: BatchRequest,
-    base: &str,
-    repo_url: &str,
-    multipart: Multipart,
+    ctx: BatchContext<'_>,
 ) -> Result<BatchResponse> {
+    let BatchContext { base, repo_url, multipart, authorization } = ctx;
     let upload = match req.operation.as_str() {
         "upload" => true,
         "download" => false,
@@ -148,10 +157,9 @@ pub async fn batch(
                 }
                 item.actions.insert("upload", LfsAction { href, header, expires_in: URL_LIFETIME_SECS });
                 let verify = format!("{repo_url}/info/lfs/objects/verify");
-                item.actions.insert(
-                    "verify",
-                    LfsAction { href: verify, header: BTreeMap::new(), expires_in: URL_LIFETIME_SECS },
-                );
+                let header: BTreeMap<String, String> =
+                    authorization.map(|a| ("Authorization".to_string(), a.to_string())).into_iter().collect();
+                item.actions.insert("verify", LfsAction { href: verify, header, expires_in: URL_LIFETIME_SECS });
             }
         } else if held == Some(size) {
             let sig = signing::sign(&hub.config.signing_key, &download_purpose(repo.id, &oid), exp);
@@ -179,7 +187,7 @@ pub async fn link_facts(hub: &Hub, repo_id: i64, oid: &str) -> Result<Option<Lin
 
 /// The link if this repository holds `oid` and its bytes are stored: as a Xet file, or as a blob of
 /// the linked size.
-async fn held(hub: &Hub, repo: &RepoRecord, oid: &str) -> Result<Option<LinkFacts>> {
+pub(crate) async fn held(hub: &Hub, repo: &RepoRecord, oid: &str) -> Result<Option<LinkFacts>> {
     let Some(link) = link_facts(hub, repo.id, oid).await? else { return Ok(None) };
     if link.xet_hash.is_some() {
         return Ok(Some(link));

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod accounts;
 pub mod content;
+pub mod git_http;
 pub mod hub;
 pub mod lfs;
 pub mod repos;

@@ -50,6 +50,15 @@ enum Command {
     /// Inspect and maintain Xet storage.
     #[command(subcommand)]
     Xet(XetCommand),
+    /// Git hooks the server installs (not for interactive use).
+    #[command(subcommand, hide = true)]
+    Hook(HookCommand),
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Checks a push's new objects against the push rules; a non-zero exit makes git refuse the push.
+    PreReceive,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +143,29 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => server::serve(config).await,
+        Command::Hook(HookCommand::PreReceive) => {
+            let repo_id: i64 = std::env::var("GATEHOUSE_HOOK_REPO_ID")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .context("GATEHOUSE_HOOK_REPO_ID is not set: this command runs as git's pre-receive hook")?;
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let updates = gatehouse_git::push::RefUpdate::parse_all(&input);
+            let blobs = tokio::task::spawn_blocking(move || gatehouse_git::push::new_blobs(&updates)).await??;
+            let hub = server::open_hub(&config).await?;
+            let problems = gatehouse_core::git_http::check_push(&hub, repo_id, &blobs)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            hub.store.close().await;
+            if problems.is_empty() {
+                return Ok(());
+            }
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!("error: push rejected by Gatehouse ({} problem(s)); nothing was changed", problems.len());
+            std::process::exit(1);
+        }
         Command::Xet(cmd) => {
             let hub = server::open_hub(&config).await?;
             let out = match cmd {

@@ -70,6 +70,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             chunk_size: config.lfs_multipart_chunk_size,
         },
         xet_cas_url: config.xet_cas_url.clone(),
+        git_hook: Some(install_push_hook(&config)?),
     };
     tokio::spawn(hub.clone().watch_changes());
     if config.xet_gc_interval_secs > 0 {
@@ -123,6 +124,40 @@ async fn clean_up_after_crash(hub: &Arc<Hub>) {
             tracing::warn!(removed = staged, "removed abandoned uploads from blob staging");
         }
     });
+}
+
+/// Writes `data_dir/hooks/pre-receive`, which runs `gatehouse hook pre-receive` (this very binary) to
+/// check push rules before git moves any ref, and the environment it needs to find the same database
+/// and storage as this server.
+fn install_push_hook(config: &Config) -> anyhow::Result<gatehouse_git::transport::PushHook> {
+    let dir = absolute_dir(&config.data_dir.join("hooks"))?;
+    let script = dir.join("pre-receive");
+    let text = "#!/bin/sh\n# Installed by gatehouse serve: push rules (see `gatehouse hook pre-receive`).\nexec \"$GATEHOUSE_HOOK_EXE\" hook pre-receive\n";
+    let tmp = dir.join("pre-receive.tmp");
+    std::fs::write(&tmp, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    }
+    std::fs::rename(&tmp, &script)?;
+    let exe = std::env::current_exe().context("locating the gatehouse binary for the push hook")?;
+    let mut env = vec![
+        ("GATEHOUSE_HOOK_EXE".to_string(), exe.display().to_string()),
+        ("GATEHOUSE_DATA_DIR".to_string(), absolute_dir(&config.data_dir)?.display().to_string()),
+        ("GATEHOUSE_DATABASE_URL".to_string(), config.database_url.clone()),
+        ("GATEHOUSE_STORAGE_URL".to_string(), config.storage_url.clone()),
+        ("GATEHOUSE_SIGNING_KEY_FILE".to_string(), config.signing_key_file.display().to_string()),
+        ("GATEHOUSE_LOG".to_string(), "warn".to_string()),
+    ];
+    // Object-store credentials, for checking that pushed LFS pointers name stored objects.
+    env.extend(std::env::vars().filter(|(k, _)| k.starts_with("AWS_")));
+    Ok(gatehouse_git::transport::PushHook { hooks_dir: dir, env })
+}
+
+fn absolute_dir(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir.canonicalize()?)
 }
 
 /// Periodic Xet garbage collection (the first run an interval after start). Several servers sharing a

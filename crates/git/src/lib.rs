@@ -8,10 +8,12 @@
 mod commit;
 mod error;
 mod pointer;
+pub mod push;
 mod read;
 mod refs;
 mod rewrite;
 mod store;
+pub mod transport;
 
 pub use commit::{CommitOutcome, CommitRequest, Signature, TreeOp};
 pub use error::{GitError, GitResult};

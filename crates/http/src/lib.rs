@@ -24,11 +24,19 @@ pub struct HttpConfig {
     pub multipart: Multipart,
     /// Where clients reach the Xet CAS (`casUrl`); default: `/cas` on the origin they used.
     pub xet_cas_url: Option<String>,
+    /// The `pre-receive` hook enforcing push rules (None: pushes are not checked — tests only).
+    pub git_hook: Option<gatehouse_git::transport::PushHook>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { public_url: None, max_commit_bytes: 64 << 30, multipart: Multipart::default(), xet_cas_url: None }
+        HttpConfig {
+            public_url: None,
+            max_commit_bytes: 64 << 30,
+            multipart: Multipart::default(),
+            xet_cas_url: None,
+            git_hook: None,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! the route-matrix test checks the table against its own expectations and against real requests, so a
 //! route cannot be added without declaring (and testing) who may call it.
 
-use crate::handlers::{account, commit, content, lfs, ops, repos, resolve, xet};
+use crate::handlers::{account, commit, content, git, lfs, ops, repos, resolve, xet};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method};
@@ -31,6 +31,9 @@ pub enum Access {
     LfsBatch,
     /// The URL carries its own signature (LFS transfers; the client sends no credentials).
     Signed,
+    /// Git smart HTTP: `RepoDownload` to fetch, `RepoWrite` to push; anonymous callers who would be
+    /// refused (or for whom the repository is hidden) get a 401 challenge, so git sends credentials.
+    Git,
     /// A Xet token for reading (`RepoDownload`) the repository it names; every call re-asks the decision.
     XetRead,
     /// A Xet token for writing (`RepoWrite`) the repository it names.
@@ -115,6 +118,19 @@ pub fn table() -> Vec<Route> {
             resolve_path,
             R(RepoDownload),
             on(MethodFilter::HEAD, resolve::serve).layer(typed(t)),
+        ));
+        routes.push(route(M::GET, path("/{ns}/{name}/info/refs"), Access::Git, get(git::info_refs).layer(typed(t))));
+        routes.push(route(
+            M::POST,
+            path("/{ns}/{name}/git-upload-pack"),
+            Access::Git,
+            post(git::upload_pack).layer(typed(t)),
+        ));
+        routes.push(route(
+            M::POST,
+            path("/{ns}/{name}/git-receive-pack"),
+            Access::Git,
+            post(git::receive_pack).layer(typed(t)),
         ));
         routes.push(route(
             M::POST,

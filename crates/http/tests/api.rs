@@ -60,14 +60,23 @@ fn route_table_is_fully_declared() {
         ("POST", "/v1/telemetry", Public),
         ("GET", "/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("HEAD", "/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
+        ("GET", "/{ns}/{name}/info/refs", Git),
+        ("POST", "/{ns}/{name}/git-upload-pack", Git),
+        ("POST", "/{ns}/{name}/git-receive-pack", Git),
         ("POST", "/{ns}/{name}/info/lfs/objects/batch", LfsBatch),
         ("POST", "/{ns}/{name}/info/lfs/objects/verify", Repo(RepoWrite)),
         ("GET", "/datasets/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("HEAD", "/datasets/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
+        ("GET", "/datasets/{ns}/{name}/info/refs", Git),
+        ("POST", "/datasets/{ns}/{name}/git-upload-pack", Git),
+        ("POST", "/datasets/{ns}/{name}/git-receive-pack", Git),
         ("POST", "/datasets/{ns}/{name}/info/lfs/objects/batch", LfsBatch),
         ("POST", "/datasets/{ns}/{name}/info/lfs/objects/verify", Repo(RepoWrite)),
         ("GET", "/spaces/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("HEAD", "/spaces/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
+        ("GET", "/spaces/{ns}/{name}/info/refs", Git),
+        ("POST", "/spaces/{ns}/{name}/git-upload-pack", Git),
+        ("POST", "/spaces/{ns}/{name}/git-receive-pack", Git),
         ("POST", "/spaces/{ns}/{name}/info/lfs/objects/batch", LfsBatch),
         ("POST", "/spaces/{ns}/{name}/info/lfs/objects/verify", Repo(RepoWrite)),
     ];
@@ -267,6 +276,50 @@ async fn xet_routes_check_their_tokens() {
         let path = format!("/cas/v2/reconstructions/{h}");
         assert_eq!(call(app, Some(&bob_read), Method::GET, &path, None).await.0, 403, "{backend:?}");
         assert_eq!(call(app, Some(&alice_write), Method::GET, &path, None).await.0, 404, "{backend:?}");
+    }
+}
+
+/// Git smart HTTP asks anonymous callers to authenticate (one answer for missing and private
+/// repositories), hides private repositories from signed-in strangers, and needs write access to push.
+#[tokio::test]
+async fn git_routes_challenge_hide_and_refuse() {
+    for backend in BACKENDS {
+        let w = world(backend).await;
+        let app = &w.app;
+        let refs = |repo: &str, svc: &str| format!("/{repo}/info/refs?service=git-{svc}-pack");
+        let get = |path: String, token: Option<String>| {
+            let mut r = app.client.get(app.url(&path));
+            if let Some(t) = token {
+                r = r.basic_auth("hf_user", Some(t));
+            }
+            r.send()
+        };
+        let r = get(refs("alice/open", "upload"), None).await.unwrap();
+        assert_eq!(r.status(), 200, "anonymous clone of a public repository ({backend:?})");
+        assert_eq!(r.headers()["content-type"], "application/x-git-upload-pack-advertisement");
+        let body = r.bytes().await.unwrap();
+        assert!(body.starts_with(b"001e# service=git-upload-pack\n0000"), "{body:?}");
+        assert!(body.windows(15).any(|w| w == b"refs/heads/main"), "advertises main");
+        for repo in ["alice/secret", "alice/missing"] {
+            let r = get(refs(repo, "upload"), None).await.unwrap();
+            assert_eq!(r.status(), 401, "{repo} anonymous");
+            assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+            assert_eq!(get(refs(repo, "upload"), Some(w.bob.clone())).await.unwrap().status(), 404, "{repo} as bob");
+        }
+        assert_eq!(get(refs("alice/secret.git", "upload"), Some(w.alice.clone())).await.unwrap().status(), 200);
+        assert_eq!(get(refs("datasets/alice/secret", "upload"), Some(w.alice.clone())).await.unwrap().status(), 200);
+        assert_eq!(get(refs("alice/open", "receive"), None).await.unwrap().status(), 401);
+        assert_eq!(get(refs("alice/open", "receive"), Some(w.bob.clone())).await.unwrap().status(), 403);
+        assert_eq!(get(refs("alice/open", "receive"), Some(w.alice_read.clone())).await.unwrap().status(), 403);
+        assert_eq!(get(refs("alice/open", "receive"), Some(w.alice.clone())).await.unwrap().status(), 200);
+        // The dumb protocol is not offered; a garbage request gets git's own refusal and changes nothing.
+        assert_eq!(get("/alice/open/info/refs".into(), None).await.unwrap().status(), 403);
+        let r = app.client.post(app.url("/alice/open/git-receive-pack")).basic_auth("u", Some(&w.alice));
+        let r =
+            r.header("content-type", "application/x-git-receive-pack-request").body("garbage").send().await.unwrap();
+        let _ = r.bytes().await;
+        let r = app.client.post(app.url("/alice/open/git-upload-pack")).body("0000").send().await.unwrap();
+        assert_eq!(r.status(), 400, "wrong content type");
     }
 }
 

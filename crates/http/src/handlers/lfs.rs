@@ -49,8 +49,9 @@ pub async fn batch(
     let req: BatchRequest = json_body(body).await?;
     let base = base_url(&state, &headers);
     let repo_url = format!("{base}/{}{ns}/{name}.git", t.url_prefix());
-    let resp =
-        lfs::batch(&state.hub, &caller.subject, t, &ns, &name, req, &base, &repo_url, state.config.multipart).await?;
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let ctx = lfs::BatchContext { base: &base, repo_url: &repo_url, multipart: state.config.multipart, authorization };
+    let resp = lfs::batch(&state.hub, &caller.subject, t, &ns, &name, req, ctx).await?;
     Ok(lfs_json(resp))
 }
 
