@@ -859,18 +859,36 @@ def test_push_racing_api_commits(hub, api, make_repo, git, tmp_path):
         git.run("reset", "-q", "--hard", "origin/main", cwd=dest)
         return git.head(dest)
 
-    for i in range(6):
-        with_parent = i < 3
+    # How long an uncontended push takes; the API commit then starts 0, ½ and 1 push-time after the push, and
+    # last only once the push has returned (so both orders, and overlaps in between, are exercised).
+    sync()
+    git.commit_files(dest, {"calibrate.txt": b"c\n"}, "calibration push")
+    t0 = time.monotonic()
+    git.run("push", "origin", "HEAD:main", cwd=dest)
+    push_time = time.monotonic() - t0
+    landed.add("calibrate.txt")
+    outcomes = []
+    rounds = [(with_parent, delay) for with_parent in (True, False)
+              for delay in (0.0, push_time / 2, push_time, None)]
+    for i, (with_parent, delay) in enumerate(rounds):
         base = sync()
         local = git.commit_files(dest, {f"push-{i}.txt": f"push {i}\n".encode()}, f"push {i}")
         barrier = threading.Barrier(2)
+        push_done = threading.Event()
 
         def do_push():
             barrier.wait()
-            return git.run("push", "origin", "HEAD:main", cwd=dest, check=False)
+            try:
+                return git.run("push", "origin", "HEAD:main", cwd=dest, check=False)
+            finally:
+                push_done.set()
 
         def do_api():
             barrier.wait()
+            if delay is None:
+                push_done.wait(120)
+            else:
+                time.sleep(delay)
             try:
                 return client.create_commit(
                     repo_id, operations=[CommitOperationAdd(f"api-{i}.txt", f"api {i}\n".encode())],
@@ -882,13 +900,14 @@ def test_push_racing_api_commits(hub, api, make_repo, git, tmp_path):
             fp, fa = pool.submit(do_push), pool.submit(do_api)
             pushed, api_result = fp.result(), fa.result()
         push_ok = pushed.returncode == 0
-        print(f"race round {i} (parentCommit={with_parent}): push {'won' if push_ok else 'lost'}, "
+        outcomes.append((with_parent, push_ok))
+        print(f"race round {i} (parentCommit={with_parent}, api delay {delay}): push {'won' if push_ok else 'lost'}, "
               f"api {'lost: ' + str(api_result) if isinstance(api_result, Exception) else 'landed'}\n"
               + ("" if push_ok else pushed.stderr_text))
         api_ok = not isinstance(api_result, Exception)
         head = api_head(hub, repo_id)
         history = commit_ids(hub, repo_id)
-        what = f"round {i} (parentCommit={with_parent}): push_ok={push_ok} api={api_result!r}\n" + \
+        what = f"round {i} (parentCommit={with_parent}, api delay {delay}): push_ok={push_ok} api={api_result!r}\n" + \
                git.explain(pushed, "push")
         if not push_ok:
             assert re.search(r"non-fast-forward|fetch first|failed to update ref|rejected|stale|lock",
@@ -907,6 +926,8 @@ def test_push_racing_api_commits(hub, api, make_repo, git, tmp_path):
             landed.add(f"api-{i}.txt")
             if push_ok:
                 landed.add(f"push-{i}.txt")
+
+    assert (True, True) in outcomes and (True, False) in outcomes, f"both orders must have been seen: {outcomes}"
 
     # the server's compare-and-swap, deterministically: a receive-pack whose old-oid is no longer the head
     base = sync()

@@ -90,22 +90,52 @@ pub fn new_blobs(updates: &[RefUpdate]) -> GitResult<Vec<NewBlob>> {
     }
     let _ = writer.join();
     check.wait().map_err(io)?;
-    let mut blobs = Vec::new();
-    for ((oid, path), (is_blob, size)) in listed.into_iter().zip(kinds) {
-        if !is_blob {
-            continue;
-        }
-        let lfs = if size <= 1024 { read_blob(&oid)?.and_then(|b| LfsPointer::parse(&b)) } else { None };
-        blobs.push(NewBlob { oid, path, size, lfs });
-    }
-    Ok(blobs)
+    let blobs: Vec<(String, String, u64)> = listed
+        .into_iter()
+        .zip(kinds)
+        .filter(|(_, (is_blob, _))| *is_blob)
+        .map(|((oid, path), (_, size))| (oid, path, size))
+        .collect();
+    // Only small blobs can be LFS pointers; read them all through one `git cat-file --batch`.
+    let small: Vec<&str> = blobs.iter().filter(|b| b.2 <= 1024).map(|b| b.0.as_str()).collect();
+    let contents = read_blobs(&small)?;
+    Ok(blobs
+        .into_iter()
+        .map(|(oid, path, size)| {
+            let lfs = contents.get(&oid).and_then(|c| LfsPointer::parse(c));
+            NewBlob { oid, path, size, lfs }
+        })
+        .collect())
 }
 
-fn read_blob(oid: &str) -> GitResult<Option<Vec<u8>>> {
-    let mut child = git(&["cat-file", "blob", oid]).stdout(Stdio::piped()).spawn().map_err(io)?;
-    let mut data = Vec::new();
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_end(&mut data).map_err(io)?;
+/// The content of each blob, read through one `git cat-file --batch` process.
+fn read_blobs(oids: &[&str]) -> GitResult<std::collections::HashMap<String, Vec<u8>>> {
+    let mut out = std::collections::HashMap::new();
+    if oids.is_empty() {
+        return Ok(out);
     }
-    Ok(child.wait().map_err(io)?.success().then_some(data))
+    let mut child = git(&["cat-file", "--batch"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().map_err(io)?;
+    let input: String = oids.iter().map(|o| format!("{o}\n")).collect();
+    let mut stdin = child.stdin.take().ok_or_else(|| GitError::Invalid("git cat-file stdin".into()))?;
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let mut reader =
+        BufReader::new(child.stdout.take().ok_or_else(|| GitError::Invalid("git cat-file stdout".into()))?);
+    // "<oid> <type> <size>\n<content>\n" per object ("<oid> missing\n" for none).
+    let mut header = String::new();
+    while reader.read_line(&mut header).map_err(io)? > 0 {
+        let mut it = header.split_whitespace();
+        let (Some(oid), Some(_kind), Some(size)) = (it.next(), it.next(), it.next()) else {
+            header.clear();
+            continue;
+        };
+        let size: usize = size.parse().map_err(|_| GitError::Invalid(format!("git cat-file said {header:?}")))?;
+        let mut data = vec![0u8; size + 1];
+        reader.read_exact(&mut data).map_err(io)?;
+        data.truncate(size);
+        out.insert(oid.to_string(), data);
+        header.clear();
+    }
+    let _ = writer.join();
+    child.wait().map_err(io)?;
+    Ok(out)
 }
