@@ -36,6 +36,11 @@ from huggingface_hub import CommitOperationAdd, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
 
 from compat_helpers import HEX40, HEX64, describe, git_blob_sha1, read_tree, sha256, without_gitattributes
+from test_xet import Traffic, hits, show  # request counters from /metrics
+
+LFS_BATCH = "~/info/lfs/objects/batch"
+LFS_PUT = "/api/lfs/objects/{repo_id}/{oid}/{size}"
+LFS_GET = "/api/lfs/objects/{repo_id}/{oid}"
 
 MiB = 1024 * 1024
 PREFIX = {"model": "", "dataset": "/datasets", "space": "/spaces"}
@@ -542,7 +547,13 @@ def test_push_with_lfs_file_is_seen_by_the_api_and_downloads(hub, api, make_repo
     assert HEX40.match(sha)
     assert "model.safetensors" in git.out("lfs", "ls-files", "--name-only", cwd=dest), \
         "the default .gitattributes must make git-lfs track *.safetensors"
+    t = Traffic(hub)
     git.run("push", "origin", "HEAD:main", cwd=dest)
+    seen = t.delta()
+    print("push with an LFS file, " + show(seen))
+    assert hits(seen, LFS_BATCH, "POST") >= 1 and hits(seen, LFS_PUT, "PUT") == 1, \
+        "git-lfs must upload the object through the batch API\n" + show(seen)
+    assert hits(seen, "~git-receive-pack", "POST") >= 1, show(seen)
 
     assert api_head(hub, repo_id) == sha
     commits = api.list_repo_commits(repo_id)
@@ -578,6 +589,29 @@ def test_push_with_lfs_file_is_seen_by_the_api_and_downloads(hub, api, make_repo
     assert api_head(hub, repo_id) == sha2
     assert download(hub, repo_id, "extra.bin", tmp_path) == extra
     assert api.get_paths_info(repo_id, ["extra.bin"])[0].lfs.sha256 == sha256(extra)
+
+
+def test_push_to_a_dataset_with_git_suffix_and_bearer(hub, api, make_repo, git, tmp_path):
+    """The dataset URL form `/datasets/{ns}/{name}.git` pushes too (git and git-lfs with a Bearer header, no
+    credentials in the URL): the dataset's head, its files and the LFS file's bytes are what was pushed."""
+    repo_id = make_repo(repo_type="dataset")
+    url = git_url(hub, repo_id, "dataset", suffix=True)
+    dest = tmp_path / "work"
+    git.run(*bearer(hub, "alice"), "clone", url, str(dest))
+    table = random_bytes(80 * 1024, seed=13)
+    sha = git.commit_files(dest, {"data/train.parquet": table, "README.md": b"---\nlicense: mit\n---\n# ds\n"},
+                           "dataset push")
+    assert "data/train.parquet" in git.out("lfs", "ls-files", "--name-only", cwd=dest)
+    git.run(*bearer(hub, "alice"), "push", "origin", "HEAD:main", cwd=dest)
+    assert api.dataset_info(repo_id).sha == sha
+    assert download(hub, repo_id, "data/train.parquet", tmp_path, repo_type="dataset") == table
+    entry = api.get_paths_info(repo_id, ["data/train.parquet"], repo_type="dataset")[0]
+    assert entry.lfs is not None and entry.lfs.sha256 == sha256(table)
+    h = resolve_head(hub, repo_id, "README.md", repo_type="dataset")
+    assert h.headers.get("x-repo-commit") == sha, describe(h)
+    # the same repository is not reachable under the model prefix
+    r = git.fails(*bearer(hub, "alice"), "ls-remote", git_url(hub, repo_id, "model"))
+    assert "not found" in r.stderr_text.lower(), git.explain(r, "must say 'not found'")
 
 
 def test_api_commit_then_git_pull(hub, api, make_repo, git, tmp_path):
@@ -617,7 +651,11 @@ def test_xet_stored_files_clone_through_git_lfs(hub, api, make_repo, git, tmp_pa
         h = resolve_head(hub, repo_id, name)
         assert HEX64.match(h.headers.get("x-xet-hash", "")), f"{name} must be stored through Xet: {describe(h)}"
 
+    t = Traffic(hub)
     dest = git.clone(git_url(hub, repo_id), tmp_path / "anon")
+    seen = t.delta()
+    assert hits(seen, LFS_BATCH, "POST") >= 1 and hits(seen, LFS_GET, "GET") == 2, \
+        "git-lfs must download both objects through the batch API\n" + show(seen)
     got = worktree(dest)
     for name, data in (("big.safetensors", big), ("small.bin", small)):
         assert got[name] == data, mismatch(name, got[name], data)

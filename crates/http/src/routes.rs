@@ -144,6 +144,11 @@ pub fn table() -> Vec<Route> {
             R(RepoWrite),
             post(lfs::verify).layer(typed(t)),
         ));
+        let locks = path("/{ns}/{name}/info/lfs/locks");
+        routes.push(route(M::GET, locks, Access::Public, get(lfs::locks_unsupported)));
+        routes.push(route(M::POST, locks, Access::Public, post(lfs::locks_unsupported)));
+        let verify_locks = path("/{ns}/{name}/info/lfs/locks/verify");
+        routes.push(route(M::POST, verify_locks, Access::Public, post(lfs::locks_unsupported)));
     }
     routes
 }

@@ -65,6 +65,9 @@ fn route_table_is_fully_declared() {
         ("POST", "/{ns}/{name}/git-receive-pack", Git),
         ("POST", "/{ns}/{name}/info/lfs/objects/batch", LfsBatch),
         ("POST", "/{ns}/{name}/info/lfs/objects/verify", Repo(RepoWrite)),
+        ("GET", "/{ns}/{name}/info/lfs/locks", Public),
+        ("POST", "/{ns}/{name}/info/lfs/locks", Public),
+        ("POST", "/{ns}/{name}/info/lfs/locks/verify", Public),
         ("GET", "/datasets/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("HEAD", "/datasets/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("GET", "/datasets/{ns}/{name}/info/refs", Git),
@@ -72,6 +75,9 @@ fn route_table_is_fully_declared() {
         ("POST", "/datasets/{ns}/{name}/git-receive-pack", Git),
         ("POST", "/datasets/{ns}/{name}/info/lfs/objects/batch", LfsBatch),
         ("POST", "/datasets/{ns}/{name}/info/lfs/objects/verify", Repo(RepoWrite)),
+        ("GET", "/datasets/{ns}/{name}/info/lfs/locks", Public),
+        ("POST", "/datasets/{ns}/{name}/info/lfs/locks", Public),
+        ("POST", "/datasets/{ns}/{name}/info/lfs/locks/verify", Public),
         ("GET", "/spaces/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("HEAD", "/spaces/{ns}/{name}/resolve/{rev}/{*path}", Repo(RepoDownload)),
         ("GET", "/spaces/{ns}/{name}/info/refs", Git),
@@ -79,6 +85,9 @@ fn route_table_is_fully_declared() {
         ("POST", "/spaces/{ns}/{name}/git-receive-pack", Git),
         ("POST", "/spaces/{ns}/{name}/info/lfs/objects/batch", LfsBatch),
         ("POST", "/spaces/{ns}/{name}/info/lfs/objects/verify", Repo(RepoWrite)),
+        ("GET", "/spaces/{ns}/{name}/info/lfs/locks", Public),
+        ("POST", "/spaces/{ns}/{name}/info/lfs/locks", Public),
+        ("POST", "/spaces/{ns}/{name}/info/lfs/locks/verify", Public),
     ];
     let actual: Vec<(String, &str, Access)> =
         table().iter().map(|r| (r.method.to_string(), r.path, r.access)).collect();

@@ -153,3 +153,11 @@ pub async fn download(State(state): State<AppState>, Path(p): Path<ObjectParams>
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     Ok(resp)
 }
+
+/// `…/info/lfs/locks[/verify]`: file locking is not offered. git-lfs reads a 404 on these as "the server
+/// does not support locking", notes it for the remote and carries on pushing.
+pub async fn locks_unsupported() -> Response {
+    let mut resp = lfs_json(json!({ "message": "Git LFS file locking is not supported by this server" }));
+    *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    resp
+}
