@@ -61,11 +61,12 @@ enum Planned {
 pub async fn apply(hub: &Hub, target: &CommitTarget, parsed: ParsedCommit) -> Result<Oid> {
     let lock = hub.write_lock(target.repo.id);
     let _queued = lock.lock().await;
-    let policy = lfs_policy(hub, target, &parsed).await?;
-    let mut planned = Vec::with_capacity(parsed.operations.len());
+    let (policy, attributes) = lfs_policy(hub, target, &parsed).await?;
+    let mut planned = Vec::with_capacity(parsed.operations.len() + 1);
     for op in parsed.operations {
         planned.push(plan(hub, &target.repo, &policy, op).await?);
     }
+    track_new_lfs_paths(&mut planned, &policy, attributes);
     let git = hub.git.clone();
     let (key, ref_name, author, header) =
         (target.repo.storage_key.clone(), target.ref_name.clone(), target.author.clone(), parsed.header);
@@ -101,15 +102,62 @@ pub async fn apply(hub: &Hub, target: &CommitTarget, parsed: ParsedCommit) -> Re
     Ok(commit)
 }
 
-/// The LFS rules that apply: the `.gitattributes` this commit writes, else the branch's.
-async fn lfs_policy(hub: &Hub, target: &CommitTarget, parsed: &ParsedCommit) -> Result<LfsPolicy> {
+/// LFS files the server decided by size or content land on paths `.gitattributes` may not track; git-lfs
+/// checks out only tracked paths, so (as the Hub does) the commit adds a line for each such path, to the
+/// `.gitattributes` it writes or to the branch's.
+fn track_new_lfs_paths(planned: &mut Vec<Planned>, policy: &LfsPolicy, attributes: String) {
+    let untracked: Vec<&str> = planned
+        .iter()
+        .filter_map(|p| match p {
+            Planned::Pointer { path, .. } if !policy.tracks(path) => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
+    if untracked.is_empty() {
+        return;
+    }
+    let mut text = attributes;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for path in untracked {
+        text.push_str(&format!("{} filter=lfs diff=lfs merge=lfs -text\n", gitattributes_pattern(path)));
+    }
+    let content = text.into_bytes();
+    match planned.iter_mut().rev().find(|p| matches!(p, Planned::Git { path, .. } if path == ".gitattributes")) {
+        Some(Planned::Git { content: c, .. }) => *c = content,
+        _ => planned.push(Planned::Git { path: ".gitattributes".into(), content }),
+    }
+}
+
+/// A pattern matching exactly `path` from the repository root: glob characters escaped, spaces as
+/// `[[:space:]]` (as `git lfs track` writes them).
+fn gitattributes_pattern(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 1);
+    out.push('/');
+    for c in path.chars() {
+        match c {
+            ' ' => out.push_str("[[:space:]]"),
+            '*' | '?' | '[' | ']' | '\\' | '!' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The LFS rules that apply, and the text they come from: the `.gitattributes` this commit writes, else
+/// the branch's.
+async fn lfs_policy(hub: &Hub, target: &CommitTarget, parsed: &ParsedCommit) -> Result<(LfsPolicy, String)> {
     let incoming = parsed.operations.iter().rev().find_map(|op| match op {
         Operation::File { path, content } if path.as_str() == ".gitattributes" => Some(content),
         _ => None,
     });
     if let Some(content) = incoming {
-        let text = content.read_all()?;
-        return Ok(LfsPolicy::from_gitattributes(&String::from_utf8_lossy(&text)));
+        let text = String::from_utf8_lossy(&content.read_all()?).into_owned();
+        return Ok((LfsPolicy::from_gitattributes(&text), text));
     }
     let git = hub.git.clone();
     let (key, ref_name) = (target.repo.storage_key.clone(), target.ref_name.clone());
@@ -124,7 +172,7 @@ async fn lfs_policy(hub: &Hub, target: &CommitTarget, parsed: &ParsedCommit) -> 
         }
     })
     .await?;
-    Ok(LfsPolicy::from_gitattributes(&text))
+    Ok((LfsPolicy::from_gitattributes(&text), text))
 }
 
 async fn plan(hub: &Hub, repo: &RepoRecord, policy: &LfsPolicy, op: Operation) -> Result<Planned> {
@@ -174,4 +222,22 @@ async fn plan(hub: &Hub, repo: &RepoRecord, policy: &LfsPolicy, op: Operation) -
         Operation::DeletedFile { path } => Planned::Delete { path: path.as_str().to_string() },
         Operation::DeletedFolder { path } => Planned::DeleteFolder { path: path.as_str().to_string() },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_patterns_track_exactly_their_path() {
+        for path in ["small.dat", "data/big.dat", "odd name [1]*.bin", "#hash!.gguf"] {
+            let line = format!("{} filter=lfs diff=lfs merge=lfs -text", gitattributes_pattern(path));
+            let policy = LfsPolicy::from_gitattributes(&line);
+            assert!(policy.tracks(path), "{line}");
+            assert!(!policy.tracks(&format!("sub/{path}")), "anchored at the root: {line}");
+        }
+        assert!(
+            !LfsPolicy::from_gitattributes(&format!("{} filter=lfs", gitattributes_pattern("a*.bin"))).tracks("ab.bin")
+        );
+    }
 }

@@ -123,6 +123,8 @@ pub fn is_binary(sample: &[u8]) -> bool {
 /// gitattributes pattern semantics: without a `/` a pattern matches the file name at any depth; with
 /// one it matches the path from the root.
 fn to_glob(pattern: &str) -> Option<globset::Glob> {
+    // `git lfs track` writes spaces as the POSIX class, which globset does not know.
+    let pattern = &pattern.replace("[[:space:]]", "[ ]");
     let anchored = pattern.trim_start_matches('/');
     let full =
         if pattern.trim_end_matches('/').contains('/') { anchored.to_string() } else { format!("**/{anchored}") };

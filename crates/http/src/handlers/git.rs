@@ -134,22 +134,30 @@ async fn rpc(
         _ => None,
     };
     let proto = git_protocol(&headers);
+    let gzip = headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let raw = tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let mut reader: Box<dyn tokio::io::AsyncBufRead + Send + Unpin> = if gzip {
+        Box::new(tokio::io::BufReader::new(async_compression::tokio::bufread::GzipDecoder::new(raw)))
+    } else {
+        Box::new(raw)
+    };
+    // Refuse what is not a git request before answering 200 (after which git's own errors travel
+    // inside the response): the first pkt-line must be what this service starts with.
+    let first = first_pkt_line(&mut reader).await?;
+    if !starts_request(service, transport::wants_v2(proto.as_deref()), &first) {
+        return Err(Error::bad_request(format!("Not a {} request", service.name())).into());
+    }
     let mut child =
         transport::command(&dir, service, false, proto.as_deref(), hook.as_ref()).spawn().map_err(spawn_failed)?;
     let mut stdin = child.stdin.take().ok_or_else(|| Error::internal("git stdin"))?;
     let stdout = child.stdout.take().ok_or_else(|| Error::internal("git stdout"))?;
     let stderr = child.stderr.take().ok_or_else(|| Error::internal("git stderr"))?;
-    let gzip = headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let reader = tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     // Feed the request to git. If the client goes away mid-body, git sees a truncated pack and updates
-    // nothing; dropping the response below kills git.
+    // nothing; dropping the response below makes git's writes fail and it exits.
     tokio::spawn(async move {
-        let copied = if gzip {
-            let mut r = async_compression::tokio::bufread::GzipDecoder::new(reader);
-            tokio::io::copy(&mut r, &mut stdin).await
-        } else {
-            let mut r = reader;
-            tokio::io::copy(&mut r, &mut stdin).await
+        let copied = match stdin.write_all(&first).await {
+            Ok(()) => tokio::io::copy(&mut reader, &mut stdin).await,
+            Err(e) => Err(e),
         };
         if let Err(e) = copied {
             tracing::debug!(error = %e, "git request body ended early");
@@ -182,4 +190,71 @@ async fn rpc(
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(resp)
+}
+
+/// The first pkt-line of a request, raw (length prefix included). Malformed or truncated: 400.
+async fn first_pkt_line(r: &mut (dyn tokio::io::AsyncBufRead + Send + Unpin)) -> ApiResult<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let bad = || ApiError::from(Error::bad_request("Malformed git request: expected a pkt-line"));
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).await.map_err(|_| bad())?;
+    let n = std::str::from_utf8(&len).ok().and_then(|h| usize::from_str_radix(h, 16).ok()).ok_or_else(bad)?;
+    let mut line = len.to_vec();
+    if n > 4 {
+        if n > 65520 {
+            return Err(bad());
+        }
+        let mut payload = vec![0u8; n - 4];
+        r.read_exact(&mut payload).await.map_err(|_| bad())?;
+        line.extend_from_slice(&payload);
+    }
+    Ok(line)
+}
+
+fn is_hex_oid(s: &[u8]) -> bool {
+    s.len() == 40 && s.iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Whether `line` can start a request: `want <oid>` (fetch, v0), `command=…` (v2), `<old> <new> <ref>`,
+/// `shallow <oid>` or `push-cert` (push), or a lone flush (git's probe).
+fn starts_request(service: Service, v2: bool, line: &[u8]) -> bool {
+    // A lone flush: the probe git sends before streaming a large body, to find out about authentication.
+    if line == b"0000" {
+        return true;
+    }
+    let payload = line.get(4..).unwrap_or_default();
+    match service {
+        Service::UploadPack if v2 => payload.starts_with(b"command="),
+        Service::UploadPack => payload.starts_with(b"want ") && payload.get(5..45).is_some_and(is_hex_oid),
+        Service::ReceivePack => {
+            (payload.get(..40).is_some_and(is_hex_oid)
+                && payload.get(40) == Some(&b' ')
+                && payload.get(41..81).is_some_and(is_hex_oid))
+                || payload.starts_with(b"shallow ")
+                || payload.starts_with(b"push-cert")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_start_like_git_requests() {
+        let oid = "a".repeat(40);
+        let pkt = |s: &str| format!("{:04x}{s}", s.len() + 4).into_bytes();
+        assert!(starts_request(Service::UploadPack, false, &pkt(&format!("want {oid} multi_ack\n"))));
+        assert!(starts_request(Service::UploadPack, true, &pkt("command=fetch\n")));
+        assert!(!starts_request(Service::UploadPack, true, &pkt(&format!("want {oid}\n"))));
+        assert!(starts_request(
+            Service::ReceivePack,
+            false,
+            &pkt(&format!("{oid} {oid} refs/heads/main\0 report-status"))
+        ));
+        assert!(!starts_request(Service::ReceivePack, false, &pkt("this is not it")));
+        assert!(!starts_request(Service::ReceivePack, false, b"0004"));
+        assert!(starts_request(Service::ReceivePack, false, b"0000"), "the probe before a large push");
+        assert!(!starts_request(Service::UploadPack, false, b"0001"));
+    }
 }
