@@ -37,3 +37,8 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
 }
+
+/// A foreign-key violation means the row referred to does not exist: `NotFound(what)`.
+pub(crate) fn missing_on_fk(what: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| if is_foreign_key_violation(&e) { StoreError::NotFound(what()) } else { e.into() }
+}

@@ -5,7 +5,7 @@ use gatehouse_types::Millis;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::error::{is_foreign_key_violation, StoreError, StoreResult};
+use crate::error::{missing_on_fk, StoreResult};
 use crate::sql::{from_db_u64, offset_param, to_db_u64};
 use crate::Store;
 
@@ -59,13 +59,7 @@ impl LfsStore for Store {
         .bind(now)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_foreign_key_violation(&e) {
-                StoreError::NotFound(format!("repository {repo}"))
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(missing_on_fk(|| format!("repository {repo}")))?;
         Ok(())
     }
 

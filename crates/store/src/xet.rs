@@ -10,7 +10,7 @@ use gatehouse_types::Millis;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::error::{is_foreign_key_violation, StoreError, StoreResult};
+use crate::error::{is_foreign_key_violation, missing_on_fk, StoreError, StoreResult};
 use crate::sql::{from_db_u64, to_db_u64};
 use crate::Store;
 
@@ -231,13 +231,7 @@ impl XetStore for Store {
                 .bind(to_db_u64(t.unpacked_bytes, "term size")?)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| {
-                    if is_foreign_key_violation(&e) {
-                        StoreError::NotFound(format!("xorb {}", t.xorb_hash))
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(missing_on_fk(|| format!("xorb {}", t.xorb_hash)))?;
             }
         }
         for (chunk, xorb) in &s.dedup_chunks {
@@ -263,13 +257,7 @@ impl XetStore for Store {
             .bind(&l.file_hash)
             .execute(&mut *tx)
             .await
-            .map_err(|e| {
-                if is_foreign_key_violation(&e) {
-                    StoreError::NotFound(format!("repository {}", l.repo_id))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(missing_on_fk(|| format!("repository {}", l.repo_id)))?;
         }
         sqlx::query(
             "INSERT INTO xet_shards (hash, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",

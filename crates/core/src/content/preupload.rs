@@ -48,41 +48,29 @@ pub async fn preupload(
 ) -> Result<Vec<PreuploadAnswer>> {
     let paths: Vec<RepoPath> = files.iter().map(|f| RepoPath::parse(&f.path)).collect::<Result<_>>()?;
     // A branch that does not exist yet is fine: the commit will say so; nothing to compare against.
-    let (existing, repo_gitignore, gitattributes) = match at_revision(hub, subject, t, ns, name, rev, Action::RepoWrite)
-        .await
-    {
-        Ok(AtRevision { repo, commit }) => {
-            let git = hub.git.clone();
-            let lookup = paths.clone();
-            blocking(move || {
-                let r = git.open(&repo.storage_key)?;
-                let entries = lookup.iter().map(|p| Ok(r.entry(commit, p.as_str())?)).collect::<Result<Vec<_>>>()?;
-                let gitignore = match r.entry(commit, ".gitignore")? {
-                    Some(e) if e.lfs.is_none() && e.size < 1 << 20 => {
-                        Some(String::from_utf8_lossy(&r.read_blob(e.oid)?).into_owned())
-                    }
-                    _ => None,
-                };
-                let gitattributes = match r.entry(commit, ".gitattributes")? {
-                    Some(e) if e.lfs.is_none() && e.size < 1 << 20 => {
-                        Some(String::from_utf8_lossy(&r.read_blob(e.oid)?).into_owned())
-                    }
-                    _ => None,
-                };
-                Ok((entries, gitignore, gitattributes))
-            })
-            .await?
-        }
-        Err(e) if e.code == gatehouse_types::ErrorCode::RevisionNotFound => {
-            crate::access::authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
-            (vec![None; paths.len()], None, None)
-        }
-        Err(e) => return Err(e),
-    };
+    let (repo_id, existing, repo_gitignore, gitattributes) =
+        match at_revision(hub, subject, t, ns, name, rev, Action::RepoWrite).await {
+            Ok(AtRevision { repo, commit }) => {
+                let git = hub.git.clone();
+                let lookup = paths.clone();
+                let (entries, gitignore, gitattributes) = blocking(move || {
+                    let r = git.open(&repo.storage_key)?;
+                    let entries =
+                        lookup.iter().map(|p| Ok(r.entry(commit, p.as_str())?)).collect::<Result<Vec<_>>>()?;
+                    Ok((entries, small_text(&r, commit, ".gitignore")?, small_text(&r, commit, ".gitattributes")?))
+                })
+                .await?;
+                (repo.id, entries, gitignore, gitattributes)
+            }
+            Err(e) if e.code == gatehouse_types::ErrorCode::RevisionNotFound => {
+                let repo = crate::access::authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
+                (repo.id, vec![None; paths.len()], None, None)
+            }
+            Err(e) => return Err(e),
+        };
     // The .gitignore being uploaded wins over the one in the repository.
     let ignore = gitignore.or(repo_gitignore.as_deref()).map(ignore_set).unwrap_or_else(GlobSet::empty);
     let policy = LfsPolicy::from_gitattributes(gitattributes.as_deref().unwrap_or(""));
-    let repo = crate::access::authorize_repo(hub, subject, t, ns, name, Action::RepoWrite).await?;
     let mut answers = Vec::with_capacity(files.len());
     for (f, entry) in files.into_iter().zip(existing) {
         let sample = f.sample.as_deref().and_then(|s| BASE64.decode(s).ok()).unwrap_or_default();
@@ -92,7 +80,7 @@ pub async fn preupload(
             (Some(e), false) => match &e.lfs {
                 None => Some(e.oid.to_string()),
                 // An LFS file of another size has changed for sure; otherwise compare content ids.
-                Some(p) if p.size == f.size => lfs_content_git_oid(hub, repo.id, &p.oid, p.size).await?,
+                Some(p) if p.size == f.size => lfs_content_git_oid(hub, repo_id, &p.oid, p.size).await?,
                 Some(_) => None,
             },
             (Some(e), true) => e.lfs.as_ref().map(|p| p.oid.clone()),
@@ -105,6 +93,16 @@ pub async fn preupload(
         });
     }
     Ok(answers)
+}
+
+/// A small git-stored text file at `commit` (`.gitignore`, `.gitattributes`), if there is one.
+fn small_text(r: &gatehouse_git::Repo, commit: gatehouse_git::Oid, path: &str) -> Result<Option<String>> {
+    Ok(match r.entry(commit, path)? {
+        Some(e) if e.lfs.is_none() && e.size < 1 << 20 => {
+            Some(String::from_utf8_lossy(&r.read_blob(e.oid)?).into_owned())
+        }
+        _ => None,
+    })
 }
 
 /// The git blob id LFS content would have if stored in git — what the client computes for a `regular`

@@ -505,7 +505,6 @@ fn parse_ranges(spec: &str) -> Option<Vec<(u64, u64)>> {
 
 /// Checks a fetch URL (`n`, `r`, `exp`, `sig`) and the request's `Range` against it. 403 for a bad or
 /// expired signature or a range it does not cover (the client then asks for a fresh reconstruction).
-#[allow(clippy::too_many_arguments)]
 pub fn check_fetch(
     key: &[u8],
     xorb: &str,
