@@ -21,7 +21,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-fn parse_email(email: &str) -> Result<String> {
+pub(crate) fn parse_email(email: &str) -> Result<String> {
     let e = email.trim();
     let valid = e.len() <= 254
         && e.split_once('@')
@@ -77,8 +77,57 @@ pub async fn set_member_role(hub: &Hub, subject: &Subject, org: &str, user: &str
         return Err(Error::bad_request(format!("'{}' is a user, not an organization", org.name)));
     }
     let user = user_by_name(hub, user).await?;
+    if role != OrgRole::Admin {
+        let members = hub.store.members_of_org(org.id).await?;
+        let admins: Vec<i64> = members.iter().filter(|(_, r)| *r == OrgRole::Admin).map(|(m, _)| m.id).collect();
+        if admins == [user.id] {
+            return Err(Error::bad_request("An organization needs at least one admin; make someone else admin first."));
+        }
+    }
     hub.store.set_membership(org.id, user.id, role, now_millis()).await?;
     hub.authorization_changed().await
+}
+
+/// Changes the signed-in user's full name and email.
+pub async fn update_profile(hub: &Hub, user: &Account, full_name: &str, email: &str) -> Result<Account> {
+    let full_name = full_name.trim();
+    if full_name.chars().count() > 100 {
+        return Err(Error::bad_request("Full names are at most 100 characters long"));
+    }
+    let fullname = if full_name.is_empty() { user.name.as_str() } else { full_name };
+    let email = parse_email(email)?;
+    Ok(hub.store.update_profile(user.id, fullname, &email).await?)
+}
+
+/// A signed-in user creates an organization and becomes its first admin.
+pub async fn create_org_as(hub: &Hub, subject: &Subject, name: &str, full_name: Option<&str>) -> Result<Account> {
+    let caller = subject.user().ok_or_else(Error::auth_required)?;
+    if caller.token.is_some() {
+        return Err(Error::forbidden("Organizations are created from a signed-in session, not with a token."));
+    }
+    create_org(hub, name, full_name.filter(|f| !f.trim().is_empty()), &caller.username).await
+}
+
+/// Removes a member; the caller must administer the organization, and an organization keeps at least
+/// one admin.
+pub async fn remove_member(hub: &Hub, subject: &Subject, org: &str, user: &str) -> Result<()> {
+    let org = authorize_namespace(hub, subject, org, Action::OrgManageMembers).await?;
+    let user = user_by_name(hub, user).await?;
+    let members = hub.store.members_of_org(org.id).await?;
+    let admins = members.iter().filter(|(_, r)| *r == OrgRole::Admin).count();
+    let is_admin = members.iter().any(|(m, r)| m.id == user.id && *r == OrgRole::Admin);
+    if is_admin && admins == 1 {
+        return Err(Error::bad_request("An organization needs at least one admin; make someone else admin first."));
+    }
+    if !hub.store.remove_membership(org.id, user.id).await? {
+        return Err(Error::not_found(format!("'{}' is not a member of '{}'", user.name, org.name)));
+    }
+    hub.authorization_changed().await
+}
+
+/// The members of an organization with their roles (visible to anyone who can see the organization).
+pub async fn members(hub: &Hub, org: &Account) -> Result<Vec<(Account, OrgRole)>> {
+    Ok(hub.store.members_of_org(org.id).await?)
 }
 
 /// The subject a signed-in user acts as, with their memberships loaded.

@@ -64,3 +64,14 @@ pub async fn check_push(hub: &Hub, repo_id: i64, blobs: &[NewBlob]) -> Result<Ve
     }
     Ok(problems)
 }
+
+/// After a push moved refs: a push to `main` marks the repository updated and refreshes its card's
+/// tags (the push is already accepted; this only keeps listings current).
+pub async fn after_push(hub: &Hub, repo_id: i64, updates: &[gatehouse_git::push::RefUpdate]) -> Result<()> {
+    if !updates.iter().any(|u| u.name == "refs/heads/main") {
+        return Ok(());
+    }
+    let repo = gatehouse_store::RepoStore::repo_by_id(&hub.store, repo_id).await?.ok_or_else(Error::repo_not_found)?;
+    gatehouse_store::RepoStore::touch_repo(&hub.store, repo.id, crate::time::now_millis()).await?;
+    crate::content::card::refresh_tags(hub, &repo).await
+}

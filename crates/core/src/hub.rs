@@ -24,6 +24,7 @@ pub struct HubConfig {
     /// Key for self-authorising URLs (LFS uploads); never logged.
     pub signing_key: Vec<u8>,
     pub xet: crate::xet::XetConfig,
+    pub accounts: crate::sessions::AccountsConfig,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -47,6 +48,8 @@ pub struct Hub {
     /// (repository, LFS oid) the repository holds → size.
     pub(crate) lfs_links: Cache<(i64, String), LinkFacts>,
     pub(crate) xet: crate::xet::XetCaches,
+    /// Failed sign-in attempts per user name and per client.
+    pub(crate) login_throttle: crate::sessions::Throttle,
 }
 
 /// What a repository's link to an LFS object says: its size, and the Xet file holding it, if any.
@@ -59,7 +62,6 @@ pub struct LinkFacts {
 impl Hub {
     pub fn new(config: HubConfig, store: Store, git: GitStore, blobs: BlobStore) -> Arc<Self> {
         Arc::new(Hub {
-            config,
             store,
             git,
             blobs,
@@ -68,6 +70,8 @@ impl Hub {
             repos: ttl_cache(10_000),
             lfs_links: ttl_cache(100_000),
             xet: crate::xet::XetCaches::new(),
+            login_throttle: crate::sessions::Throttle::new(config.accounts.throttle_window),
+            config,
         })
     }
 

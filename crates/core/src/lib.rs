@@ -10,9 +10,12 @@ pub mod git_http;
 pub mod hub;
 pub mod lfs;
 pub mod repos;
+pub mod sessions;
 pub mod signing;
+pub mod signup;
 pub mod time;
 pub mod tokens;
+pub mod two_factor;
 pub mod xet;
 
 pub use hub::{Hub, HubConfig};

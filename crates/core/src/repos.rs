@@ -151,6 +151,8 @@ pub struct ListRequest {
     pub repo_type: RepoType,
     pub search: Option<String>,
     pub author: Option<String>,
+    /// Only repositories whose card on `main` carries this tag.
+    pub tag: Option<String>,
     pub sort: RepoSort,
     pub offset: u64,
     pub limit: u32,
@@ -163,6 +165,7 @@ pub async fn list(hub: &Hub, subject: &Subject, req: ListRequest) -> Result<Vec<
         filter: subject.repo_filter(),
         author: req.author,
         search: req.search,
+        tag: req.tag,
         sort: req.sort,
         offset: req.offset,
         limit: req.limit,

@@ -31,6 +31,10 @@ pub struct Config {
     pub xet_gc_grace_secs: u64,
     /// How often the server collects Xet garbage (0: only `gatehouse xet gc`).
     pub xet_gc_interval_secs: u64,
+    /// Who may create an account in the browser: `open`, `invite-only` or `closed`.
+    pub signup: gatehouse_core::sessions::SignupMode,
+    /// A browser session ends after this long without use.
+    pub session_idle_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -49,6 +53,8 @@ impl std::fmt::Debug for Config {
             .field("xet_token_ttl_secs", &self.xet_token_ttl_secs)
             .field("xet_gc_grace_secs", &self.xet_gc_grace_secs)
             .field("xet_gc_interval_secs", &self.xet_gc_interval_secs)
+            .field("signup", &self.signup)
+            .field("session_idle_secs", &self.session_idle_secs)
             .finish()
     }
 }
@@ -86,6 +92,8 @@ struct FileConfig {
     xet_token_ttl_secs: Option<u64>,
     xet_gc_grace_secs: Option<u64>,
     xet_gc_interval_secs: Option<u64>,
+    signup: Option<String>,
+    session_idle_secs: Option<u64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -136,7 +144,11 @@ impl Config {
         let signing_key_file = pick(None, "SIGNING_KEY_FILE", file.signing_key_file.map(|p| p.display().to_string()))
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("signing.key"));
+        let signup = pick(None, "SIGNUP", file.signup).unwrap_or_else(|| "invite-only".into());
+        let signup = gatehouse_core::sessions::SignupMode::parse(&signup).map_err(|e| anyhow::anyhow!(e.message))?;
         Ok(Config {
+            signup,
+            session_idle_secs: num("SESSION_IDLE_SECS", file.session_idle_secs, 14 * 24 * 3600)?.max(60),
             public_url: pick(None, "PUBLIC_URL", file.public_url).map(|u| u.trim_end_matches('/').to_string()),
             max_commit_bytes: num("MAX_COMMIT_BYTES", file.max_commit_bytes, 64 << 30)?,
             lfs_multipart_threshold: num("LFS_MULTIPART_THRESHOLD", file.lfs_multipart_threshold, 512 << 20)?,

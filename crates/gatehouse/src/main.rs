@@ -47,6 +47,9 @@ enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Invitations to sign up in the browser.
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Inspect and maintain Xet storage.
     #[command(subcommand)]
     Xet(XetCommand),
@@ -59,6 +62,8 @@ enum Command {
 enum HookCommand {
     /// Checks a push's new objects against the push rules; a non-zero exit makes git refuse the push.
     PreReceive,
+    /// After a push: refresh what the database derives from the pushed content (the card's tags).
+    PostReceive,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +116,19 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum InviteCommand {
+    /// Create an invitation for sign-up in the browser (`signup = "invite-only"`) and print its code
+    /// (alone) on stdout; it is not shown again.
+    Create {
+        /// Only a user with this email address may use it.
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+    },
+}
+
+#[derive(Subcommand)]
 enum OrgCommand {
     /// Create an organization with a first admin.
     Create {
@@ -143,11 +161,20 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => server::serve(config).await,
+        Command::Hook(HookCommand::PostReceive) => {
+            let repo_id = hook_repo_id()?;
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let updates = gatehouse_git::push::RefUpdate::parse_all(&input);
+            let hub = server::open_hub(&config).await?;
+            gatehouse_core::git_http::after_push(&hub, repo_id, &updates)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            hub.store.close().await;
+            Ok(())
+        }
         Command::Hook(HookCommand::PreReceive) => {
-            let repo_id: i64 = std::env::var("GATEHOUSE_HOOK_REPO_ID")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .context("GATEHOUSE_HOOK_REPO_ID is not set: this command runs as git's pre-receive hook")?;
+            let repo_id = hook_repo_id()?;
             let mut input = String::new();
             std::io::stdin().read_to_string(&mut input)?;
             let updates = gatehouse_git::push::RefUpdate::parse_all(&input);
@@ -259,6 +286,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("revoked token {id} of {user}");
             Ok(())
         }
+        Command::Invite(InviteCommand::Create { email, days }) => {
+            let hub = server::open_hub(&config).await?;
+            let code = gatehouse_core::signup::invite(&hub, email.as_deref(), None, days)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{code}");
+            Ok(())
+        }
         Command::Org(OrgCommand::Create { org, admin, full_name }) => {
             let hub = server::open_hub(&config).await?;
             let created = accounts::create_org(&hub, &org, full_name.as_deref(), &admin)
@@ -277,4 +312,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The repository a git hook runs for (the server passes it to git's environment).
+fn hook_repo_id() -> anyhow::Result<i64> {
+    std::env::var("GATEHOUSE_HOOK_REPO_ID")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .context("GATEHOUSE_HOOK_REPO_ID is not set: this command runs as a git hook of the server")
 }

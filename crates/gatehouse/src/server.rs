@@ -26,7 +26,12 @@ pub async fn open_hub(config: &Config) -> anyhow::Result<Arc<Hub>> {
         gc_grace_secs: config.xet_gc_grace_secs,
         ..Default::default()
     };
-    Ok(Hub::new(HubConfig { data_dir: config.data_dir.clone(), signing_key, xet }, store, git, blobs))
+    let accounts = gatehouse_core::sessions::AccountsConfig {
+        signup: config.signup,
+        session_idle_ms: i64::try_from(config.session_idle_secs).unwrap_or(i64::MAX / 1000) * 1000,
+        ..Default::default()
+    };
+    Ok(Hub::new(HubConfig { data_dir: config.data_dir.clone(), signing_key, xet, accounts }, store, git, blobs))
 }
 
 /// The key behind signed URLs: read from its file, or generated (mode 0600) on first start.
@@ -76,7 +81,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.xet_gc_interval_secs > 0 {
         tokio::spawn(collect_xet_garbage(hub.clone(), config.xet_gc_interval_secs));
     }
-    let app = gatehouse_http::router(hub.clone(), http);
+    tokio::spawn(sweep_sessions(hub.clone()));
+    // Client addresses (ConnectInfo) throttle sign-in attempts per client.
+    let app = gatehouse_web::app(hub.clone(), http).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -127,20 +134,23 @@ async fn clean_up_after_crash(hub: &Arc<Hub>) {
 }
 
 /// Writes `data_dir/hooks/pre-receive`, which runs `gatehouse hook pre-receive` (this very binary) to
-/// check push rules before git moves any ref, and the environment it needs to find the same database
-/// and storage as this server.
+/// check push rules before git moves any ref, and `post-receive`, which refreshes the card's tags after
+/// a push; and the environment they need to find the same database and storage as this server.
 fn install_push_hook(config: &Config) -> anyhow::Result<gatehouse_git::transport::PushHook> {
     let dir = absolute_dir(&config.data_dir.join("hooks"))?;
-    let script = dir.join("pre-receive");
-    let text = "#!/bin/sh\n# Installed by gatehouse serve: push rules (see `gatehouse hook pre-receive`).\nexec \"$GATEHOUSE_HOOK_EXE\" hook pre-receive\n";
-    let tmp = dir.join("pre-receive.tmp");
-    std::fs::write(&tmp, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    for (hook, what) in [("pre-receive", "push rules"), ("post-receive", "the card's tags after a push")] {
+        let text = format!(
+            "#!/bin/sh\n# Installed by gatehouse serve: {what} (see `gatehouse hook {hook}`).\nexec \"$GATEHOUSE_HOOK_EXE\" hook {hook}\n"
+        );
+        let tmp = dir.join(format!("{hook}.tmp"));
+        std::fs::write(&tmp, text)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+        }
+        std::fs::rename(&tmp, dir.join(hook))?;
     }
-    std::fs::rename(&tmp, &script)?;
     let exe = std::env::current_exe().context("locating the gatehouse binary for the push hook")?;
     let mut env = vec![
         ("GATEHOUSE_HOOK_EXE".to_string(), exe.display().to_string()),
@@ -170,6 +180,18 @@ async fn collect_xet_garbage(hub: Arc<Hub>, interval_secs: u64) {
         tick.tick().await;
         if let Err(e) = gatehouse_core::xet::gc::collect(&hub, grace).await {
             tracing::warn!(error = %e, "xet garbage collection failed");
+        }
+    }
+}
+
+/// Expired browser sessions are deleted hourly (they are refused when expired anyway; this keeps the
+/// table small).
+async fn sweep_sessions(hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = gatehouse_core::sessions::sweep_expired(&hub).await {
+            tracing::warn!(error = %e, "could not sweep expired sessions");
         }
     }
 }

@@ -6,6 +6,7 @@
 //! reader or a crash only ever sees the old head or the new one.
 
 mod commit;
+mod diff;
 mod error;
 mod pointer;
 pub mod push;
@@ -16,6 +17,7 @@ mod store;
 pub mod transport;
 
 pub use commit::{CommitOutcome, CommitRequest, Signature, TreeOp};
+pub use diff::{CommitDiff, DiffHunk, DiffLimits, DiffLine, DiffLineKind, FileChange, FileDiff, FileDiffBody};
 pub use error::{GitError, GitResult};
 pub use pointer::LfsPointer;
 pub use read::{CommitInfo, EntryKind, TreeEntry};

@@ -344,3 +344,188 @@ fn a_fresh_ref_lock_is_respected_and_stale_ones_are_swept() {
     assert!(!lock.exists());
     repo.commit(&r).unwrap();
 }
+
+fn commit_files(repo: &Repo, ops: Vec<TreeOp>) -> Oid {
+    repo.commit(&req(ops, None)).unwrap().commit
+}
+
+fn text_hunks(f: &FileDiff) -> &[DiffHunk] {
+    match &f.body {
+        FileDiffBody::Text(h) => h,
+        other => panic!("{}: expected a text diff, got {other:?}", f.path),
+    }
+}
+
+/// Each line as `(kind, old, new, text)`, the way a reader checks a unified diff.
+fn rows(h: &DiffHunk) -> Vec<(DiffLineKind, Option<u32>, Option<u32>, &str)> {
+    h.lines.iter().map(|l| (l.kind, l.old_line, l.new_line, l.text.as_str())).collect()
+}
+
+#[test]
+fn commit_diff_of_text_files() {
+    use DiffLineKind::*;
+    let (_d, _s, repo) = setup();
+    let old: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+    let first = commit_files(
+        &repo,
+        vec![put(&repo, "a.txt", old.as_bytes()), put(&repo, "gone.txt", b"x\ny\n"), put(&repo, "same", b"s")],
+    );
+    let new = old.replace("line 5\n", "line five\nline 5.5\n").replace("line 20\n", "");
+    let second = commit_files(
+        &repo,
+        vec![
+            put(&repo, "a.txt", new.as_bytes()),
+            put(&repo, "d/new.txt", b"one\ntwo"),
+            TreeOp::Delete { path: "gone.txt".into() },
+        ],
+    );
+    let diff = repo.commit_diff(second, &DiffLimits::default()).unwrap();
+    assert_eq!(diff.commit.id, second);
+    assert_eq!(diff.parent, Some(first));
+    assert!(!diff.truncated_files);
+    let summary: Vec<_> =
+        diff.files.iter().map(|f| (f.path.as_str(), f.change.clone(), f.additions, f.deletions)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("a.txt", FileChange::Modified, 2, 2),
+            ("d/new.txt", FileChange::Added, 2, 0),
+            ("gone.txt", FileChange::Deleted, 0, 2),
+        ]
+    );
+
+    let hunks = text_hunks(&diff.files[0]);
+    assert_eq!(hunks.len(), 2);
+    assert!(hunks[0].header.starts_with("@@ -2,7 +2,8 @@"), "{}", hunks[0].header);
+    assert_eq!(
+        rows(&hunks[0]),
+        [
+            (Context, Some(2), Some(2), "line 2"),
+            (Context, Some(3), Some(3), "line 3"),
+            (Context, Some(4), Some(4), "line 4"),
+            (Removed, Some(5), None, "line 5"),
+            (Added, None, Some(5), "line five"),
+            (Added, None, Some(6), "line 5.5"),
+            (Context, Some(6), Some(7), "line 6"),
+            (Context, Some(7), Some(8), "line 7"),
+            (Context, Some(8), Some(9), "line 8"),
+        ]
+    );
+    assert!(hunks[1].header.starts_with("@@ -17,4 +18,3 @@"), "{}", hunks[1].header);
+    assert_eq!(rows(&hunks[1])[0], (Context, Some(17), Some(18), "line 17"));
+    assert_eq!(rows(&hunks[1]).last(), Some(&(Removed, Some(20), None, "line 20")));
+
+    // Added without a final newline: the marker is not a line.
+    let added = text_hunks(&diff.files[1]);
+    assert!(added[0].header.starts_with("@@ -0,0 +1,2 @@"));
+    assert_eq!(rows(&added[0]), [(Added, None, Some(1), "one"), (Added, None, Some(2), "two")]);
+    let deleted = text_hunks(&diff.files[2]);
+    assert_eq!(rows(&deleted[0]), [(Removed, Some(1), None, "x"), (Removed, Some(2), None, "y")]);
+}
+
+#[test]
+fn commit_diff_of_the_root_commit_and_renames() {
+    let (_d, _s, repo) = setup();
+    let root = commit_files(&repo, vec![put(&repo, "README.md", b"# hi\n"), put(&repo, "src/x.py", b"print(1)\n")]);
+    let diff = repo.commit_diff(root, &DiffLimits::default()).unwrap();
+    assert_eq!(diff.parent, None);
+    assert_eq!(diff.commit.title, "t");
+    let paths: Vec<_> = diff.files.iter().map(|f| (f.path.as_str(), f.change.clone(), f.additions)).collect();
+    assert_eq!(paths, [("README.md", FileChange::Added, 1), ("src/x.py", FileChange::Added, 1)]);
+    assert_eq!(text_hunks(&diff.files[0])[0].lines[0].text, "# hi");
+
+    let moved =
+        commit_files(&repo, vec![TreeOp::Delete { path: "src/x.py".into() }, put(&repo, "lib/x.py", b"print(1)\n")]);
+    let diff = repo.commit_diff(moved, &DiffLimits::default()).unwrap();
+    assert_eq!(diff.files.len(), 1);
+    let f = &diff.files[0];
+    assert_eq!((f.path.as_str(), &f.change), ("lib/x.py", &FileChange::Renamed { from: "src/x.py".into() }));
+    assert_eq!((f.additions, f.deletions), (0, 0));
+    assert!(text_hunks(f).is_empty());
+}
+
+#[test]
+fn commit_diff_of_binary_lfs_and_large_files() {
+    let (_d, _s, repo) = setup();
+    let p1 = LfsPointer { oid: "ab".repeat(32), size: 1_000_000 };
+    let p2 = LfsPointer { oid: "cd".repeat(32), size: 2_000_000 };
+    let mut bin = vec![0u8, 1, 2, 3];
+    bin.extend_from_slice(&[b'a'; 100]);
+    let big = "x\n".repeat(600);
+    let first = commit_files(
+        &repo,
+        vec![
+            put(&repo, "w.bin", p1.to_text().as_bytes()),
+            put(&repo, "big.txt", b"small\n"),
+            put(&repo, "moved-to-lfs.txt", b"plain\n"),
+        ],
+    );
+    let second = commit_files(
+        &repo,
+        vec![
+            put(&repo, "w.bin", p2.to_text().as_bytes()),
+            put(&repo, "new.bin", p1.to_text().as_bytes()),
+            put(&repo, "img.png", &bin),
+            put(&repo, "big.txt", big.as_bytes()),
+            put(&repo, "moved-to-lfs.txt", p2.to_text().as_bytes()),
+        ],
+    );
+    let limits = DiffLimits { max_bytes_per_file: 1000, ..DiffLimits::default() };
+    let diff = repo.commit_diff(second, &limits).unwrap();
+    assert_eq!(diff.parent, Some(first));
+    let by_path = |p: &str| diff.files.iter().find(|f| f.path == p).unwrap_or_else(|| panic!("{p}"));
+
+    let f = by_path("w.bin");
+    assert_eq!(f.change, FileChange::Modified);
+    assert_eq!(f.body, FileDiffBody::LfsPointer { old: Some(p1.clone()), new: Some(p2.clone()) });
+    assert_eq!((f.additions, f.deletions), (0, 0));
+    let f = by_path("new.bin");
+    assert_eq!((&f.change, &f.body), (&FileChange::Added, &FileDiffBody::LfsPointer { old: None, new: Some(p1) }));
+    let f = by_path("moved-to-lfs.txt");
+    assert_eq!(f.body, FileDiffBody::LfsPointer { old: None, new: Some(p2) });
+
+    let f = by_path("img.png");
+    assert_eq!((&f.change, &f.body, f.additions), (&FileChange::Added, &FileDiffBody::Binary, 0));
+    // The old side is small, but the new one is over the limit: neither is read.
+    let f = by_path("big.txt");
+    assert_eq!((&f.change, &f.body, f.additions, f.deletions), (&FileChange::Modified, &FileDiffBody::TooLarge, 0, 0));
+
+    // Deleting the large file is refused as well: the old side is over the limit.
+    let third = commit_files(&repo, vec![TreeOp::Delete { path: "big.txt".into() }]);
+    let diff = repo.commit_diff(third, &limits).unwrap();
+    assert_eq!((&diff.files[0].change, &diff.files[0].body), (&FileChange::Deleted, &FileDiffBody::TooLarge));
+}
+
+#[test]
+fn commit_diff_limits_files_and_lines() {
+    let (_d, _s, repo) = setup();
+    let ops: Vec<_> = (0..10).map(|i| put(&repo, &format!("f{i:02}"), "l\n".repeat(5).as_bytes())).collect();
+    let c = commit_files(&repo, ops);
+
+    let all = repo.commit_diff(c, &DiffLimits::default()).unwrap();
+    assert_eq!((all.files.len(), all.truncated_files), (10, false));
+    let exact = repo.commit_diff(c, &DiffLimits { max_files: 10, ..DiffLimits::default() }).unwrap();
+    assert_eq!((exact.files.len(), exact.truncated_files), (10, false));
+    let few = repo.commit_diff(c, &DiffLimits { max_files: 3, ..DiffLimits::default() }).unwrap();
+    assert!(few.truncated_files);
+    let paths: Vec<_> = few.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["f00", "f01", "f02"]);
+
+    // 12 lines: two files fit (10), the third would not; counts are still given.
+    let lines = repo.commit_diff(c, &DiffLimits { max_lines_total: 12, ..DiffLimits::default() }).unwrap();
+    assert_eq!(lines.files.len(), 10);
+    assert!(matches!(lines.files[0].body, FileDiffBody::Text(_)));
+    assert!(matches!(lines.files[1].body, FileDiffBody::Text(_)));
+    assert!(lines.files[2..].iter().all(|f| f.body == FileDiffBody::Truncated && f.additions == 5));
+}
+
+#[test]
+fn commit_diff_of_an_unknown_commit() {
+    let (_d, _s, repo) = setup();
+    let c = commit_files(&repo, vec![put(&repo, "a", b"1")]);
+    let missing = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
+    assert!(matches!(repo.commit_diff(missing, &DiffLimits::default()), Err(GitError::RevisionNotFound(_))));
+    // A blob's id is not a commit.
+    let blob = repo.entry(c, "a").unwrap().unwrap().oid;
+    assert!(matches!(repo.commit_diff(blob, &DiffLimits::default()), Err(GitError::RevisionNotFound(_))));
+}

@@ -1,6 +1,6 @@
 //! Who is calling: a bearer token (the Python client), HTTP Basic with the token as password (git and
-//! git-lfs), or nobody. A token that does not check out is refused outright, never downgraded to
-//! anonymous.
+//! git-lfs), a browser's session cookie (safe methods only), or nobody. A token that does not check out
+//! is refused outright, never downgraded to anonymous.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -10,6 +10,22 @@ use base64::Engine;
 use gatehouse_authz::Subject;
 use gatehouse_store::TokenRecord;
 use gatehouse_types::Error;
+
+/// The browser session cookie (set by the web pages; its value is a random secret whose hash is stored).
+pub const SESSION_COOKIE: &str = "gh_session";
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
 
 pub struct Caller {
     pub subject: Subject,
@@ -38,7 +54,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
-            return Ok(Caller { subject: Subject::Anonymous, token: None });
+            return Ok(Caller { subject: session_subject(parts, state).await?, token: None });
         };
         let value = header.to_str().map_err(|_| Error::invalid_credentials())?;
         match secret_from_header(value)? {
@@ -49,6 +65,21 @@ impl FromRequestParts<AppState> for Caller {
             }
         }
     }
+}
+
+/// A signed-in browser following a link (a download on a file's page) acts as its user. Only for GET and
+/// HEAD: the API's writes never accept a cookie, so no other site can make a browser change anything
+/// through them. A cookie that names no live session is simply anonymous (browsers keep stale cookies).
+async fn session_subject(parts: &Parts, state: &AppState) -> Result<Subject, ApiError> {
+    use axum::http::Method;
+    if !matches!(parts.method, Method::GET | Method::HEAD) {
+        return Ok(Subject::Anonymous);
+    }
+    let Some(secret) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Ok(Subject::Anonymous) };
+    Ok(match gatehouse_core::sessions::authenticate(&state.hub, &secret).await? {
+        gatehouse_core::sessions::SessionState::Active { subject, .. } => subject,
+        _ => Subject::Anonymous,
+    })
 }
 
 #[cfg(test)]
@@ -64,5 +95,15 @@ mod tests {
         assert_eq!(secret_from_header(&format!("Basic {empty}")).unwrap(), None);
         assert!(secret_from_header("Digest x").is_err());
         assert!(secret_from_header("Basic %%%").is_err());
+    }
+
+    #[test]
+    fn cookies_by_name() {
+        let mut h = axum::http::HeaderMap::new();
+        h.append(axum::http::header::COOKIE, "a=1; gh_session=s3cret".parse().unwrap());
+        h.append(axum::http::header::COOKIE, "b=2".parse().unwrap());
+        assert_eq!(cookie_value(&h, SESSION_COOKIE).as_deref(), Some("s3cret"));
+        assert_eq!(cookie_value(&h, "b").as_deref(), Some("2"));
+        assert_eq!(cookie_value(&h, "gh"), None);
     }
 }

@@ -47,8 +47,13 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
-/// The whole application router.
+/// The API router alone.
 pub fn router(hub: Arc<Hub>, config: HttpConfig) -> axum::Router {
+    router_with(hub, config, axum::Router::new())
+}
+
+/// The API router with more routes (the web pages) sharing its state, fallback and middleware.
+pub fn router_with(hub: Arc<Hub>, config: HttpConfig, extra: axum::Router<AppState>) -> axum::Router {
     let state = AppState { hub, config: Arc::new(config), metrics: metrics::handle() };
-    routes::build(state)
+    routes::build(state, extra)
 }

@@ -155,7 +155,7 @@ pub fn table() -> Vec<Route> {
 
 /// Builds the router from the table, with request ids, metrics and no body limit (commits and uploads
 /// stream; JSON bodies are bounded where they are read).
-pub fn build(state: AppState) -> Router {
+pub fn build(state: AppState, extra: Router<AppState>) -> Router {
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for r in table() {
         let merged = match by_path.remove(r.path) {
@@ -164,7 +164,7 @@ pub fn build(state: AppState) -> Router {
         };
         by_path.insert(r.path, merged);
     }
-    let mut router = Router::new();
+    let mut router = extra;
     for (path, handler) in by_path {
         router = router.route(path, handler);
     }

@@ -65,6 +65,11 @@ pub trait AccountStore: Send + Sync {
     /// Case-insensitive lookup among users and orgs.
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>>;
     async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>>;
+    /// Case-insensitive; users only.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<Account>>;
+    /// Changes a user's full name and email. NotFound unless a user; Conflict("this email address is already
+    /// in use") if another user has that email (case-insensitive).
+    async fn update_profile(&self, user: AccountId, fullname: &str, email: &str) -> StoreResult<Account>;
     /// NotFound unless `user` is a user.
     async fn set_password_hash(&self, user: AccountId, hash: &str) -> StoreResult<()>;
     /// Insert or change the role (upsert). NotFound unless `org` is an org and `user` a user.
@@ -97,39 +102,75 @@ fn role_from_row(row: &AnyRow) -> StoreResult<OrgRole> {
     OrgRole::parse(&role).map_err(|_| StoreError::Corrupt(format!("unknown organization role '{role}'")))
 }
 
+/// The account a new user becomes (its id is assigned on insert).
+pub(crate) fn user_account(u: NewUser, now: Millis) -> Account {
+    Account {
+        id: 0,
+        kind: AccountKind::User,
+        name: u.name.as_str().to_string(),
+        fullname: u.fullname,
+        email: Some(u.email),
+        password_hash: u.password_hash,
+        site_admin: u.site_admin,
+        created_at: now,
+    }
+}
+
+/// Inserts `a` (whose name was validated as an `AccountName`) through `exec` — the pool or an open
+/// transaction — and returns its new id. A unique violation comes back as the database error: on
+/// PostgreSQL it aborts an enclosing transaction, so the caller names it with [`Store::account_conflict`]
+/// once that transaction is gone.
+pub(crate) async fn insert_account<'c, E>(exec: E, a: &Account) -> Result<AccountId, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let row = sqlx::query(
+        "INSERT INTO accounts (kind, name, name_lower, fullname, email, email_lower, password_hash, site_admin, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(a.kind.as_str())
+    .bind(&a.name)
+    .bind(fold(&a.name))
+    .bind(&a.fullname)
+    .bind(a.email.as_deref())
+    .bind(a.email.as_deref().map(email_key))
+    .bind(a.password_hash.as_deref())
+    .bind(flag(a.site_admin))
+    .bind(a.created_at)
+    .fetch_one(exec)
+    .await?;
+    row.try_get("id")
+}
+
+/// The stored `email_lower`: emails are unique and looked up under this key.
+fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
+fn email_taken() -> StoreError {
+    StoreError::Conflict("this email address is already in use".into())
+}
+
 impl Store {
-    /// Inserts `a` (whose name was validated as an `AccountName`) and returns it with its new id.
-    async fn insert_account(&self, mut a: Account) -> StoreResult<Account> {
-        let inserted = sqlx::query(
-            "INSERT INTO accounts (kind, name, name_lower, fullname, email, email_lower, password_hash, site_admin, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(a.kind.as_str())
-        .bind(&a.name)
-        .bind(fold(&a.name))
-        .bind(&a.fullname)
-        .bind(a.email.as_deref())
-        .bind(a.email.as_deref().map(str::to_lowercase))
-        .bind(a.password_hash.as_deref())
-        .bind(flag(a.site_admin))
-        .bind(a.created_at)
-        .fetch_one(&self.pool)
-        .await;
-        match inserted {
-            Ok(row) => {
-                a.id = row.try_get("id")?;
+    /// Inserts `a` and returns it with its new id.
+    async fn create_account(&self, mut a: Account) -> StoreResult<Account> {
+        match insert_account(&self.pool, &a).await {
+            Ok(id) => {
+                a.id = id;
                 Ok(a)
             }
-            // Two unique columns can collide; name the one that did (the name one wins if both).
-            Err(e) if is_unique_violation(&e) => {
-                Err(if a.email.is_none() || self.account_by_name(&a.name).await?.is_some() {
-                    StoreError::Conflict(format!("the name '{}' is already taken", a.name))
-                } else {
-                    StoreError::Conflict("this email address is already in use".into())
-                })
-            }
+            Err(e) if is_unique_violation(&e) => Err(self.account_conflict(&a).await?),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Tells which unique rule inserting `a` broke: two unique columns can collide; the name wins if both.
+    pub(crate) async fn account_conflict(&self, a: &Account) -> StoreResult<StoreError> {
+        Ok(if a.email.is_none() || self.account_by_name(&a.name).await?.is_some() {
+            StoreError::Conflict(format!("the name '{}' is already taken", a.name))
+        } else {
+            email_taken()
+        })
     }
 
     async fn members(&self, sql: &str, id: AccountId) -> StoreResult<Vec<(Account, OrgRole)>> {
@@ -141,21 +182,11 @@ impl Store {
 #[async_trait::async_trait]
 impl AccountStore for Store {
     async fn create_user(&self, u: NewUser, now: Millis) -> StoreResult<Account> {
-        self.insert_account(Account {
-            id: 0,
-            kind: AccountKind::User,
-            name: u.name.as_str().to_string(),
-            fullname: u.fullname,
-            email: Some(u.email),
-            password_hash: u.password_hash,
-            site_admin: u.site_admin,
-            created_at: now,
-        })
-        .await
+        self.create_account(user_account(u, now)).await
     }
 
     async fn create_org(&self, o: NewOrg, now: Millis) -> StoreResult<Account> {
-        self.insert_account(Account {
+        self.create_account(Account {
             id: 0,
             kind: AccountKind::Org,
             name: o.name.as_str().to_string(),
@@ -178,6 +209,29 @@ impl AccountStore for Store {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email_lower = $1 AND a.kind = 'user'");
+        let row = sqlx::query(&sql).bind(email_key(email)).fetch_optional(&self.pool).await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn update_profile(&self, user: AccountId, fullname: &str, email: &str) -> StoreResult<Account> {
+        let done = sqlx::query(
+            "UPDATE accounts SET fullname = $2, email = $3, email_lower = $4 WHERE id = $1 AND kind = 'user'",
+        )
+        .bind(user)
+        .bind(fullname)
+        .bind(email)
+        .bind(email_key(email))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { email_taken() } else { e.into() })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        self.account_by_id(user).await?.ok_or_else(|| StoreError::NotFound(format!("user {user}")))
     }
 
     async fn set_password_hash(&self, user: AccountId, hash: &str) -> StoreResult<()> {

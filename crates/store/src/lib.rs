@@ -1,7 +1,9 @@
-//! Metadata storage: accounts, memberships, tokens, repositories and LFS links, on SQLite (the default,
-//! one file in the data directory) or PostgreSQL.
+//! Metadata storage: accounts, memberships, tokens, repositories and LFS links, and what the web UI keeps
+//! (sessions, two-factor secrets, invitations), on SQLite (the default, one file in the data directory) or
+//! PostgreSQL.
 //!
-//! Each aggregate has its own narrow trait ([`AccountStore`], [`TokenStore`], [`RepoStore`], [`LfsStore`], [`XetStore`]);
+//! Each aggregate has its own narrow trait ([`AccountStore`], [`TokenStore`], [`RepoStore`], [`LfsStore`],
+//! [`XetStore`], [`WebStore`]);
 //! [`Store`] implements all of them. The SQL is written once for both backends through the sqlx `Any`
 //! driver: `$n` placeholders, integers for booleans and timestamps (unix milliseconds). Anything
 //! backend-specific (migrations, connection pragmas) stays inside this crate.
@@ -13,6 +15,7 @@ mod pool;
 mod repos;
 mod sql;
 mod tokens;
+mod web;
 mod xet;
 
 pub use accounts::{Account, AccountKind, AccountStore, NewOrg, NewUser};
@@ -22,4 +25,5 @@ pub use lfs::{LfsObjectRecord, LfsStore};
 pub use pool::{Backend, Store};
 pub use repos::{NewRepo, RepoQuery, RepoRecord, RepoSort, RepoStore};
 pub use tokens::{NewToken, TokenRecord, TokenStore};
+pub use web::{InvitationRecord, NewInvitation, NewSession, SessionRecord, TotpRecord, WebStore};
 pub use xet::{FileTerm, GcRun, ShardRegistration, XetFile, XetLink, XetStats, XetStore, XorbRecord};

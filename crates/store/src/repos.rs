@@ -1,11 +1,13 @@
 //! Repositories: identity, ownership, visibility, and the filtered listing.
 
+use std::collections::BTreeSet;
+
 use gatehouse_authz::{AccountId, RepoFilter};
 use gatehouse_types::{GateMode, Millis, RepoType};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::error::{is_foreign_key_violation, is_unique_violation, StoreError, StoreResult};
+use crate::error::{is_foreign_key_violation, is_unique_violation, missing_on_fk, StoreError, StoreResult};
 use crate::sql::{contains_pattern, flag, fold, is_set, offset_param};
 use crate::Store;
 
@@ -54,6 +56,8 @@ pub struct RepoQuery {
     pub author: Option<String>,
     /// Case-insensitive substring of "owner/name"; `%` and `_` are literal.
     pub search: Option<String>,
+    /// Only repositories whose card has exactly this tag (case-sensitive, see [`RepoStore::set_repo_tags`]).
+    pub tag: Option<String>,
     pub sort: RepoSort,
     pub offset: u64,
     pub limit: u32,
@@ -82,6 +86,11 @@ pub trait RepoStore: Send + Sync {
     async fn list_repos(&self, q: &RepoQuery) -> StoreResult<Vec<RepoRecord>>;
     /// Every repository's storage key (for maintenance), in id order.
     async fn storage_keys(&self) -> StoreResult<Vec<String>>;
+    /// Replaces the repository's tags (one transaction; duplicates ignored). Tags are kept as given:
+    /// matching is exact and case-sensitive. NotFound if no such repo.
+    async fn set_repo_tags(&self, repo_id: i64, tags: &[String]) -> StoreResult<()>;
+    /// The repository's tags, sorted bytewise (empty for an unknown repository).
+    async fn repo_tags(&self, repo_id: i64) -> StoreResult<Vec<String>>;
 }
 
 const REPO_SELECT: &str = "SELECT r.id, r.repo_type, r.owner_id, a.name AS owner_name, a.kind AS owner_kind, r.name, \
@@ -310,6 +319,10 @@ impl RepoStore for Store {
             let pattern = args.push(Param::Text(contains_pattern(&fold(search))));
             sql.push_str(&format!(" AND (a.name_lower || '/' || r.name_lower) LIKE {pattern} ESCAPE '\\'"));
         }
+        if let Some(tag) = &q.tag {
+            let tag = args.push(Param::Text(tag.clone()));
+            sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM repo_tags t WHERE t.repo_id = r.id AND t.tag = {tag})"));
+        }
         sql.push_str(match q.sort {
             RepoSort::LastModified => " ORDER BY r.updated_at DESC, r.id DESC",
             RepoSort::CreatedAt => " ORDER BY r.created_at DESC, r.id DESC",
@@ -333,5 +346,34 @@ impl RepoStore for Store {
     async fn storage_keys(&self) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT storage_key FROM repos ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(r.try_get("storage_key")?)).collect()
+    }
+
+    async fn set_repo_tags(&self, repo_id: i64, tags: &[String]) -> StoreResult<()> {
+        let tags: BTreeSet<&str> = tags.iter().map(String::as_str).collect();
+        let mut tx = self.pool.begin().await?;
+        // A write first: it tells whether the repository exists and takes its row lock (SQLite: the write
+        // lock), so concurrent replacements serialize instead of merging.
+        let done =
+            sqlx::query("UPDATE repos SET private = private WHERE id = $1").bind(repo_id).execute(&mut *tx).await?;
+        found_repo(done, repo_id)?;
+        sqlx::query("DELETE FROM repo_tags WHERE repo_id = $1").bind(repo_id).execute(&mut *tx).await?;
+        for tag in tags {
+            sqlx::query("INSERT INTO repo_tags (repo_id, tag) VALUES ($1, $2)")
+                .bind(repo_id)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await
+                .map_err(missing_on_fk(|| format!("repository {repo_id}")))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn repo_tags(&self, repo_id: i64) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT tag FROM repo_tags WHERE repo_id = $1 ORDER BY tag")
+            .bind(repo_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("tag")?)).collect()
     }
 }

@@ -152,6 +152,12 @@ both!(
     lfs_content_facts,
     cache_epoch_moves_forward,
     gate_setting,
+    sessions,
+    totp_enrolment,
+    recovery_codes,
+    invitations,
+    profile_and_email_lookup,
+    repo_tags,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -197,6 +203,7 @@ fn query(filter: RepoFilter) -> RepoQuery {
         filter,
         author: None,
         search: None,
+        tag: None,
         sort: RepoSort::Name,
         offset: 0,
         limit: 1000,
@@ -689,7 +696,8 @@ async fn list_repos_equals_point_checks(store: Store) {
         };
         let sort = *rng.pick(&[RepoSort::LastModified, RepoSort::CreatedAt, RepoSort::Name]);
         let repo_type = if rng.chance(3) { RepoType::Dataset } else { RepoType::Model };
-        let q = RepoQuery { repo_type, filter: filter.clone(), author, search, sort, offset: 0, limit: 10_000 };
+        let q =
+            RepoQuery { repo_type, filter: filter.clone(), author, search, tag: None, sort, offset: 0, limit: 10_000 };
 
         let mut expected: Vec<&RepoRecord> = all
             .iter()
@@ -971,4 +979,327 @@ async fn xet_gc_races(store: Store) {
     let state = |id| runs.iter().find(|r| r.id == id).map(|r| r.state.clone());
     assert_eq!(state(run).as_deref(), Some("done"));
     assert_eq!(state(crashed).as_deref(), Some("failed"));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The web UI (migration 0006): sessions, TOTP, recovery codes, invitations, profiles, repository tags
+
+fn new_session(id_hash: &str, user_id: AccountId, expires_at: Millis) -> NewSession {
+    NewSession { id_hash: id_hash.into(), user_id, expires_at, second_factor_pending: false }
+}
+
+async fn sessions(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let acme = org(&store, "acme").await;
+
+    let s1 = store
+        .create_session(NewSession { second_factor_pending: true, ..new_session("s1", alice.id, 1_000) }, 100)
+        .await
+        .expect("create");
+    assert_eq!(
+        s1,
+        SessionRecord {
+            id_hash: "s1".into(),
+            user_id: alice.id,
+            created_at: 100,
+            last_seen_at: 100,
+            expires_at: 1_000,
+            second_factor_pending: true,
+        }
+    );
+    assert_eq!(store.session("s1").await.expect("lookup"), Some(s1.clone()));
+    assert_eq!(store.session("nope").await.expect("lookup"), None);
+    assert_conflict(store.create_session(new_session("s1", bob.id, 1_000), 100).await, "session");
+    // Only users sign in.
+    assert_not_found(store.create_session(new_session("org", acme.id, 1_000), 100).await);
+    assert_not_found(store.create_session(new_session("ghost", 999_999, 1_000), 100).await);
+    assert_eq!(store.session("org").await.expect("lookup"), None);
+
+    // Sliding expiry.
+    assert!(store.touch_session("s1", 500, 2_000).await.expect("touch"));
+    let touched = store.session("s1").await.expect("lookup").expect("exists");
+    assert_eq!((touched.created_at, touched.last_seen_at, touched.expires_at), (100, 500, 2_000));
+    assert!(!store.touch_session("nope", 500, 2_000).await.expect("touch unknown"));
+
+    // Expired sessions are still returned; cleanup removes those with expires_at <= now.
+    store.create_session(new_session("s2", alice.id, 600), 100).await.expect("s2");
+    store.create_session(new_session("s3", alice.id, 3_000), 100).await.expect("s3");
+    store.create_session(new_session("b1", bob.id, 700), 100).await.expect("b1");
+    assert!(store.session("s2").await.expect("lookup").is_some_and(|s| s.expires_at < 650));
+    assert_eq!(store.delete_expired_sessions(600).await.expect("expire"), 1, "expires_at == now is expired");
+    assert_eq!(store.session("s2").await.expect("lookup"), None);
+    assert!(store.session("b1").await.expect("lookup").is_some());
+    assert_eq!(store.delete_expired_sessions(700).await.expect("expire"), 1);
+    assert_eq!(store.delete_expired_sessions(700).await.expect("expire again"), 0);
+
+    // Sign out everywhere else.
+    store.create_session(new_session("s4", alice.id, 3_000), 100).await.expect("s4");
+    store.create_session(new_session("b2", bob.id, 3_000), 100).await.expect("b2");
+    assert_eq!(store.delete_sessions_of_user(alice.id, Some("s1")).await.expect("others"), 2);
+    assert!(store.session("s1").await.expect("lookup").is_some());
+    assert_eq!(store.session("s3").await.expect("lookup"), None);
+    assert_eq!(store.session("s4").await.expect("lookup"), None);
+    assert!(store.session("b2").await.expect("lookup").is_some(), "another user's sessions stay");
+    assert_eq!(store.delete_sessions_of_user(alice.id, Some("s1")).await.expect("none left"), 0);
+
+    assert!(store.delete_session("s1").await.expect("delete"));
+    assert!(!store.delete_session("s1").await.expect("delete again"));
+    store.create_session(new_session("b3", bob.id, 3_000), 100).await.expect("b3");
+    assert_eq!(store.delete_sessions_of_user(bob.id, None).await.expect("all"), 2);
+    assert_eq!(store.session("b2").await.expect("lookup"), None);
+}
+
+fn hashes(codes: &[&str]) -> Vec<String> {
+    codes.iter().map(|c| c.to_string()).collect()
+}
+
+async fn totp_enrolment(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let acme = org(&store, "acme").await;
+
+    assert_eq!(store.totp(alice.id).await.expect("none"), None);
+    assert_not_found(store.begin_totp(acme.id, "sealed", 10).await);
+    assert_not_found(store.begin_totp(999_999, "sealed", 10).await);
+    assert_eq!(store.totp(acme.id).await.expect("none"), None);
+
+    store.begin_totp(alice.id, "sealed-1", 10).await.expect("begin");
+    let pending = TotpRecord {
+        user_id: alice.id,
+        sealed_secret: "sealed-1".into(),
+        confirmed_at: None,
+        last_step: 0,
+        created_at: 10,
+    };
+    assert_eq!(store.totp(alice.id).await.expect("get"), Some(pending));
+    // An unconfirmed TOTP proves nothing yet: its steps are not accepted.
+    assert!(!store.use_totp_step(alice.id, 5).await.expect("unconfirmed"));
+    // Beginning again replaces the unconfirmed secret.
+    store.begin_totp(alice.id, "sealed-2", 20).await.expect("begin again");
+    let restarted = store.totp(alice.id).await.expect("get").expect("exists");
+    assert_eq!(
+        (restarted.sealed_secret.as_str(), restarted.created_at, restarted.confirmed_at),
+        ("sealed-2", 20, None)
+    );
+
+    // Confirming needs the secret that is stored now.
+    let codes = hashes(&["c1", "c2", "c3", "c2"]);
+    assert!(!store.confirm_totp(alice.id, "sealed-1", 100, &codes, 30).await.expect("stale secret"));
+    assert_eq!(store.totp(alice.id).await.expect("get").and_then(|t| t.confirmed_at), None);
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 0, "nothing written");
+    assert!(!store.confirm_totp(bob.id, "sealed-2", 100, &codes, 30).await.expect("bob has none"));
+
+    assert!(store.confirm_totp(alice.id, "sealed-2", 100, &codes, 30).await.expect("confirm"));
+    let confirmed = store.totp(alice.id).await.expect("get").expect("exists");
+    assert_eq!((confirmed.confirmed_at, confirmed.last_step), (Some(30), 100));
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 3, "duplicates ignored");
+    assert!(!store.confirm_totp(alice.id, "sealed-2", 200, &codes, 40).await.expect("already confirmed"));
+    assert_eq!(store.totp(alice.id).await.expect("get").map(|t| t.last_step), Some(100));
+
+    // Replay protection: only a later step is accepted, once.
+    assert!(!store.use_totp_step(alice.id, 100).await.expect("the confirming step again"));
+    assert!(!store.use_totp_step(alice.id, 99).await.expect("older"));
+    assert!(store.use_totp_step(alice.id, 101).await.expect("next"));
+    assert!(!store.use_totp_step(alice.id, 101).await.expect("replayed"));
+    assert!(store.use_totp_step(alice.id, 105).await.expect("later"));
+    assert!(!store.use_totp_step(alice.id, 103).await.expect("earlier than the last"));
+    assert_eq!(store.totp(alice.id).await.expect("get").map(|t| t.last_step), Some(105));
+    assert!(!store.use_totp_step(bob.id, 1_000).await.expect("no totp"));
+
+    // A confirmed TOTP must be disabled before enrolling again.
+    assert_conflict(store.begin_totp(alice.id, "sealed-3", 50).await, "already");
+    assert_eq!(store.totp(alice.id).await.expect("get").map(|t| t.sealed_secret), Some("sealed-2".into()));
+
+    // Disabling removes the secret and every recovery code.
+    assert!(store.delete_totp(alice.id).await.expect("delete"));
+    assert_eq!(store.totp(alice.id).await.expect("get"), None);
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 0);
+    assert!(!store.use_recovery_code(alice.id, "c1", 60).await.expect("gone"));
+    assert!(!store.delete_totp(alice.id).await.expect("delete again"));
+    store.begin_totp(alice.id, "sealed-4", 70).await.expect("enrol again");
+    assert_eq!(store.totp(alice.id).await.expect("get").map(|t| t.last_step), Some(0));
+}
+
+async fn recovery_codes(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    store.begin_totp(alice.id, "sealed", 10).await.expect("begin");
+    assert!(store.confirm_totp(alice.id, "sealed", 1, &hashes(&["a", "b", "c"]), 20).await.expect("confirm"));
+
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 3);
+    assert!(store.use_recovery_code(alice.id, "b", 30).await.expect("use"));
+    assert!(!store.use_recovery_code(alice.id, "b", 31).await.expect("second use"));
+    assert!(!store.use_recovery_code(alice.id, "zzz", 31).await.expect("unknown"));
+    assert!(!store.use_recovery_code(bob.id, "a", 31).await.expect("another user's code"));
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 2);
+    assert_eq!(store.recovery_codes_left(bob.id).await.expect("bob"), 0);
+
+    // Replacing drops every old code, used or not.
+    store.replace_recovery_codes(alice.id, &hashes(&["b", "d", "e", "f"]), 40).await.expect("replace");
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 4);
+    assert!(!store.use_recovery_code(alice.id, "a", 41).await.expect("old code"));
+    assert!(store.use_recovery_code(alice.id, "b", 41).await.expect("reissued code is fresh"));
+    assert!(store.use_recovery_code(alice.id, "f", 42).await.expect("new code"));
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 2);
+    store.replace_recovery_codes(alice.id, &[], 50).await.expect("clear");
+    assert_eq!(store.recovery_codes_left(alice.id).await.expect("left"), 0);
+    assert_not_found(store.replace_recovery_codes(999_999, &hashes(&["x"]), 50).await);
+}
+
+fn invitee(n: &str, email: &str) -> NewUser {
+    NewUser {
+        name: name(n),
+        fullname: format!("{n} Full"),
+        email: email.into(),
+        password_hash: Some("h".into()),
+        site_admin: false,
+    }
+}
+
+fn invite(code_hash: &str, email: Option<&str>, created_by: Option<AccountId>, expires_at: Millis) -> NewInvitation {
+    NewInvitation { code_hash: code_hash.into(), email: email.map(Into::into), created_by, expires_at }
+}
+
+async fn invitations(store: Store) {
+    let ada = user(&store, "ada").await;
+    let taken = user(&store, "taken").await;
+
+    let open = store.create_invitation(invite("open", None, Some(ada.id), 1_000), 100).await.expect("create");
+    assert_eq!(
+        open,
+        InvitationRecord {
+            id: open.id,
+            code_hash: "open".into(),
+            email: None,
+            created_by: Some(ada.id),
+            created_at: 100,
+            expires_at: 1_000,
+            used_by: None,
+            used_at: None,
+        }
+    );
+    assert_eq!(store.invitation("open").await.expect("get"), Some(open.clone()));
+    assert_eq!(store.invitation("nope").await.expect("get"), None);
+    assert_conflict(store.create_invitation(invite("open", None, None, 1_000), 100).await, "invitation");
+    assert_not_found(store.create_invitation(invite("ghost", None, Some(999_999), 1_000), 100).await);
+    let bound =
+        store.create_invitation(invite("bound", Some("Carol@Example.com"), None, 1_000), 200).await.expect("bound");
+    let old = store.create_invitation(invite("old", None, None, 300), 150).await.expect("old");
+    let listed: Vec<String> = store.list_invitations().await.expect("list").into_iter().map(|i| i.code_hash).collect();
+    assert_eq!(listed, ["bound", "old", "open"], "newest first");
+    assert_eq!(bound.email.as_deref(), Some("Carol@Example.com"));
+
+    // A name or email that is taken: the same conflicts as create_user, and the invitation stays unused.
+    assert_conflict(store.create_user_with_invitation(invitee("TAKEN", "new@example.com"), "open", 500).await, "name");
+    assert_conflict(
+        store.create_user_with_invitation(invitee("fresh", "Taken@example.com"), "open", 500).await,
+        "email",
+    );
+    assert_eq!(store.invitation("open").await.expect("get"), Some(open.clone()));
+    assert_eq!(store.account_by_name("fresh").await.expect("lookup"), None);
+    assert_eq!(taken.kind, AccountKind::User);
+
+    // Redeeming creates the user and records who used the invitation.
+    let dave =
+        store.create_user_with_invitation(invitee("dave", "dave@example.com"), "open", 500).await.expect("redeem");
+    assert_eq!((dave.name.as_str(), dave.email.as_deref(), dave.created_at), ("dave", Some("dave@example.com"), 500));
+    assert_eq!(store.account_by_name("dave").await.expect("lookup"), Some(dave.clone()));
+    let used = store.invitation("open").await.expect("get").expect("exists");
+    assert_eq!((used.used_by, used.used_at), (Some(dave.id), Some(500)));
+
+    // Once only: a second redemption is NotFound and creates nobody.
+    assert_not_found(store.create_user_with_invitation(invitee("erin", "erin@example.com"), "open", 600).await);
+    assert_eq!(store.account_by_name("erin").await.expect("lookup"), None);
+    assert_eq!(store.invitation("open").await.expect("get"), Some(used));
+    assert_not_found(store.create_user_with_invitation(invitee("erin", "erin@example.com"), "nope", 600).await);
+
+    // Expired (expires_at <= now).
+    assert_not_found(store.create_user_with_invitation(invitee("erin", "erin@example.com"), "old", 300).await);
+    assert_eq!(store.invitation("old").await.expect("get"), Some(old));
+    assert_eq!(store.account_by_name("erin").await.expect("lookup"), None);
+
+    // Bound to an email: another address is refused, the same one in any case is accepted.
+    assert_not_found(store.create_user_with_invitation(invitee("erin", "erin@example.com"), "bound", 600).await);
+    assert_eq!(store.invitation("bound").await.expect("get"), Some(bound));
+    assert_eq!(store.account_by_name("erin").await.expect("lookup"), None);
+    let carol =
+        store.create_user_with_invitation(invitee("carol", "carol@EXAMPLE.com"), "bound", 700).await.expect("redeem");
+    assert_eq!(store.invitation("bound").await.expect("get").and_then(|i| i.used_by), Some(carol.id));
+}
+
+async fn profile_and_email_lookup(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let acme = org(&store, "acme").await;
+
+    assert_eq!(store.user_by_email("ALICE@example.COM").await.expect("lookup"), Some(alice.clone()));
+    assert_eq!(store.user_by_email("nobody@example.com").await.expect("lookup"), None);
+
+    let updated = store.update_profile(alice.id, "Alice Liddell", "Alice@Wonder.land").await.expect("update");
+    assert_eq!((updated.fullname.as_str(), updated.email.as_deref()), ("Alice Liddell", Some("Alice@Wonder.land")));
+    assert_eq!((updated.id, updated.name.as_str(), updated.created_at), (alice.id, "alice", alice.created_at));
+    assert_eq!(store.user_by_email("alice@wonder.land").await.expect("lookup"), Some(updated.clone()));
+    assert_eq!(store.user_by_email("alice@example.com").await.expect("old email"), None);
+    // The old address is free again; the same address (in another case) for oneself is fine.
+    store.update_profile(bob.id, "Bob", "alice@example.com").await.expect("reuse freed email");
+    store.update_profile(alice.id, "Alice", "ALICE@wonder.land").await.expect("own email, new case");
+
+    assert_conflict(store.update_profile(bob.id, "Bob", "alice@WONDER.LAND").await, "email");
+    assert_eq!(
+        store.account_by_id(bob.id).await.expect("lookup").and_then(|b| b.email),
+        Some("alice@example.com".into())
+    );
+    assert_conflict(store.create_user(invitee("carol", "Alice@Wonder.Land"), 1).await, "email");
+    assert_not_found(store.update_profile(acme.id, "Acme", "acme@example.com").await);
+    assert_not_found(store.update_profile(999_999, "Ghost", "ghost@example.com").await);
+    assert_eq!(store.user_by_email("acme@example.com").await.expect("lookup"), None);
+}
+
+async fn repo_tags(store: Store) {
+    let alice = user(&store, "alice").await;
+    let a = repo(&store, RepoType::Model, &alice, "a", false, 10).await;
+    let b = repo(&store, RepoType::Model, &alice, "b", true, 20).await;
+    let c = repo(&store, RepoType::Model, &alice, "c", false, 30).await;
+    let d = repo(&store, RepoType::Dataset, &alice, "d", false, 40).await;
+
+    assert!(store.repo_tags(a.id).await.expect("tags").is_empty());
+    store.set_repo_tags(a.id, &hashes(&["text", "PyTorch", "en", "text"])).await.expect("set");
+    assert_eq!(store.repo_tags(a.id).await.expect("tags"), ["PyTorch", "en", "text"], "sorted bytewise, deduplicated");
+    store.set_repo_tags(b.id, &hashes(&["text", "de"])).await.expect("set");
+    store.set_repo_tags(c.id, &hashes(&["vision"])).await.expect("set");
+    store.set_repo_tags(d.id, &hashes(&["text"])).await.expect("set");
+    assert_not_found(store.set_repo_tags(999_999, &hashes(&["x"])).await);
+    assert_not_found(store.set_repo_tags(999_999, &[]).await);
+    // Setting tags is not a change to the repository.
+    assert_eq!(store.repo_by_id(a.id).await.expect("get").map(|r| r.updated_at), Some(10));
+
+    let tagged = |tag: &str, filter| RepoQuery { tag: Some(tag.into()), ..query(filter) };
+    let list = |q: RepoQuery| {
+        let store = store.clone();
+        async move { names(&store.list_repos(&q).await.expect("list")) }
+    };
+    assert_eq!(list(tagged("text", everything())).await, ["alice/a", "alice/b"]);
+    assert_eq!(list(tagged("text", public_only())).await, ["alice/a"], "visibility still applies");
+    assert!(list(tagged("Text", everything())).await.is_empty(), "case-sensitive");
+    assert!(list(tagged("nope", everything())).await.is_empty());
+    assert_eq!(list(RepoQuery { repo_type: RepoType::Dataset, ..tagged("text", everything()) }).await, ["alice/d"]);
+    assert_eq!(
+        list(RepoQuery { search: Some("B".into()), ..tagged("text", everything()) }).await,
+        ["alice/b"],
+        "combines with search"
+    );
+
+    // Replacing drops the old tags.
+    store.set_repo_tags(a.id, &hashes(&["vision"])).await.expect("replace");
+    assert_eq!(store.repo_tags(a.id).await.expect("tags"), ["vision"]);
+    assert_eq!(list(tagged("text", everything())).await, ["alice/b"]);
+    assert_eq!(list(tagged("vision", everything())).await, ["alice/a", "alice/c"]);
+    store.set_repo_tags(c.id, &[]).await.expect("clear");
+    assert!(store.repo_tags(c.id).await.expect("tags").is_empty());
+
+    // Deleting a repository deletes its tags.
+    assert!(store.delete_repo(a.id).await.expect("delete"));
+    assert!(store.repo_tags(a.id).await.expect("tags").is_empty());
+    assert!(list(tagged("vision", everything())).await.is_empty());
 }

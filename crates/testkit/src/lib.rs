@@ -75,6 +75,20 @@ impl Drop for TestDb {
     }
 }
 
+/// How to build the application under test: the API alone by default; the web crate's tests pass
+/// `gatehouse_web::app` (the testkit cannot depend on the crates it tests).
+pub struct TestOptions {
+    pub http: HttpConfig,
+    pub accounts: gatehouse_core::sessions::AccountsConfig,
+    pub app: fn(Arc<Hub>, HttpConfig) -> axum::Router,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions { http: HttpConfig::default(), accounts: Default::default(), app: gatehouse_http::router }
+    }
+}
+
 /// The application on a free local port.
 pub struct TestApp {
     pub base: String,
@@ -93,6 +107,11 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, http: HttpConfig) -> TestApp {
+        Self::start_custom(backend, TestOptions { http, ..Default::default() }).await
+    }
+
+    pub async fn start_custom(backend: Backend, opts: TestOptions) -> TestApp {
+        let TestOptions { http, accounts, app } = opts;
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::new(backend, dir.path()).await;
         let store = Store::connect(&db.url).await.expect("connect");
@@ -103,9 +122,10 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             signing_key: b"test-signing-key".to_vec(),
             xet: Default::default(),
+            accounts,
         };
         let hub = Hub::new(config, store, git, blobs);
-        let app = gatehouse_http::router(hub.clone(), http);
+        let app = app(hub.clone(), http).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     RangeNotSatisfiable,
     MethodNotAllowed,
+    /// Too many attempts (sign-in throttling).
+    TooManyRequests,
     /// The server is shutting down and refuses new writes.
     Unavailable,
     Internal,
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::RangeNotSatisfiable => 416,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "PayloadTooLarge",
             ErrorCode::RangeNotSatisfiable => "RangeNotSatisfiable",
             ErrorCode::MethodNotAllowed => "MethodNotAllowed",
+            ErrorCode::TooManyRequests => "TooManyRequests",
             ErrorCode::Unavailable => "Unavailable",
             ErrorCode::Internal => "InternalError",
         }

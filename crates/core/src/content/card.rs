@@ -96,6 +96,29 @@ pub fn tags(card: &Value) -> Vec<String> {
     out
 }
 
+/// Stores the tags of the card on the default branch, so listings can filter by tag (`?tag=` in the web
+/// UI, `filter=` in the API). Runs after every commit or push to `main`; a card that is missing, stored
+/// in LFS, too large or unparseable has no tags.
+pub async fn refresh_tags(hub: &crate::Hub, repo: &gatehouse_store::RepoRecord) -> gatehouse_types::Result<()> {
+    let git = hub.git.clone();
+    let key = repo.storage_key.clone();
+    let readme = crate::hub::blocking(move || {
+        let r = git.open(&key)?;
+        let Some(head) = r.ref_target("refs/heads/main")? else { return Ok(None) };
+        match r.entry(head, "README.md")? {
+            Some(e) if e.lfs.is_none() && e.size < 1 << 20 => {
+                Ok(Some(String::from_utf8_lossy(&r.read_blob(e.oid)?).into_owned()))
+            }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    let data = readme.as_deref().and_then(|t| card_data(t).ok().flatten());
+    let tags = data.as_ref().map(tags).unwrap_or_default();
+    gatehouse_store::RepoStore::set_repo_tags(&hub.store, repo.id, &tags).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

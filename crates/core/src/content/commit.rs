@@ -99,6 +99,12 @@ pub async fn apply(hub: &Hub, target: &CommitTarget, parsed: ParsedCommit) -> Re
     })
     .await?;
     hub.store.touch_repo(target.repo.id, now_millis()).await?;
+    if target.ref_name == "refs/heads/main" {
+        // The commit is acknowledged already: a failure here only leaves the listing's tags stale.
+        if let Err(e) = super::card::refresh_tags(hub, &target.repo).await {
+            tracing::warn!(error = %e.message, "could not refresh the card's tags");
+        }
+    }
     Ok(commit)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod card;
 pub mod commit;
+pub mod diff;
 pub mod lfs_files;
 pub mod ndjson;
 pub mod policy;

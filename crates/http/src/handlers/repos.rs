@@ -188,6 +188,8 @@ pub async fn list(
         repo_type,
         search: search.first().map(|s| s.to_string()).filter(|s| !s.is_empty()),
         author: query_get(&pairs, "author").map(str::to_string).filter(|s| !s.is_empty()),
+        // `list_models(filter="…")`: a tag of the card.
+        tag: query_get(&pairs, "filter").map(str::to_string).filter(|s| !s.is_empty()),
         sort,
         offset: offset as u64,
         limit: limit as u32 + 1,

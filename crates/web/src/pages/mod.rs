@@ -1,0 +1,156 @@
+//! The page routes, declared once with who may see each (as the API's route table does), so the
+//! page-matrix tests can drive every page as every kind of viewer.
+
+mod auth;
+mod browse;
+mod diff;
+mod manage;
+mod repo;
+mod settings;
+
+use crate::assets;
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use gatehouse_authz::Action;
+use gatehouse_http::AppState;
+
+/// Who may use a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAccess {
+    /// Anyone (lists are filtered by what the viewer may see).
+    Public,
+    /// A signed-in user; others are sent to the sign-in page.
+    User,
+    /// The action on the repository in the path; hidden repositories are 404 pages.
+    Repo(Action),
+    /// The action on the organization in the path (managing members: its admins).
+    Org(Action),
+}
+
+pub struct PageRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: PageAccess,
+    handler: MethodRouter<AppState>,
+}
+
+fn page(method: Method, path: &'static str, access: PageAccess, handler: MethodRouter<AppState>) -> PageRoute {
+    PageRoute { method, path, access, handler }
+}
+
+/// Every page Gatehouse serves.
+pub fn table() -> Vec<PageRoute> {
+    use Method as M;
+    use PageAccess::*;
+    let mut routes = vec![
+        page(M::GET, "/", Public, get(browse::home)),
+        page(M::GET, "/models", Public, get(browse::models)),
+        page(M::GET, "/datasets", Public, get(browse::datasets)),
+        page(M::GET, "/static/{file}", Public, get(assets::serve)),
+        page(M::GET, "/login", Public, get(auth::login_form)),
+        page(M::POST, "/login", Public, post(auth::login)),
+        page(M::GET, "/login/two-factor", Public, get(auth::second_factor_form)),
+        page(M::POST, "/login/two-factor", Public, post(auth::second_factor)),
+        page(M::POST, "/logout", Public, post(auth::logout)),
+        page(M::GET, "/join", Public, get(auth::join_form)),
+        page(M::POST, "/join", Public, post(auth::join)),
+        page(M::GET, "/settings/profile", User, get(settings::profile)),
+        page(M::POST, "/settings/profile", User, post(settings::save_profile)),
+        page(M::POST, "/settings/password", User, post(settings::change_password)),
+        page(M::GET, "/settings/tokens", User, get(settings::tokens_list)),
+        page(M::POST, "/settings/tokens", User, post(settings::create_token)),
+        page(M::POST, "/settings/tokens/{id}/revoke", User, post(settings::revoke_token)),
+        page(M::GET, "/settings/two-factor", User, get(settings::two_factor_settings)),
+        page(M::POST, "/settings/two-factor/enrol", User, post(settings::two_factor_begin)),
+        page(M::POST, "/settings/two-factor/cancel", User, post(settings::two_factor_cancel)),
+        page(M::POST, "/settings/two-factor/confirm", User, post(settings::two_factor_confirm)),
+        page(M::POST, "/settings/two-factor/disable", User, post(settings::two_factor_disable)),
+        page(M::POST, "/settings/two-factor/recovery-codes", User, post(settings::two_factor_recovery)),
+        page(M::GET, "/new", User, get(manage::new_repo_form)),
+        page(M::POST, "/new", User, post(manage::create_repo)),
+        page(M::GET, "/organizations/new", User, get(manage::new_org_form)),
+        page(M::POST, "/organizations/new", User, post(manage::create_org)),
+        page(M::GET, "/organizations/{ns}/members", Org(Action::OrgManageMembers), get(manage::members)),
+        page(M::POST, "/organizations/{ns}/members", Org(Action::OrgManageMembers), post(manage::change_member)),
+        page(M::GET, "/{ns}", Public, get(browse::account)),
+    ];
+    macro_rules! repo_pages {
+        ($prefix:literal, $pages:ident, $settings:ident) => {
+            routes.extend([
+                page(M::GET, concat!($prefix, "/{ns}/{name}"), Repo(Action::RepoRead), get(repo::$pages::card)),
+                page(
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/tree/{rev}"),
+                    Repo(Action::RepoRead),
+                    get(repo::$pages::tree_root),
+                ),
+                page(
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/tree/{rev}/{*path}"),
+                    Repo(Action::RepoRead),
+                    get(repo::$pages::tree),
+                ),
+                page(
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/blob/{rev}/{*path}"),
+                    Repo(Action::RepoRead),
+                    get(repo::$pages::blob),
+                ),
+                page(
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/commits/{rev}"),
+                    Repo(Action::RepoRead),
+                    get(repo::$pages::commits),
+                ),
+                page(
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/commit/{rev}"),
+                    Repo(Action::RepoRead),
+                    get(repo::$pages::commit),
+                ),
+                page(M::GET, concat!($prefix, "/{ns}/{name}/refs"), Repo(Action::RepoRead), get(repo::$pages::refs)),
+                page(
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/settings"),
+                    Repo(Action::RepoManage),
+                    get(repo::$pages::settings),
+                ),
+                page(
+                    M::POST,
+                    concat!($prefix, "/{ns}/{name}/settings/visibility"),
+                    Repo(Action::RepoManage),
+                    post(manage::$settings::visibility),
+                ),
+                page(
+                    M::POST,
+                    concat!($prefix, "/{ns}/{name}/settings/move"),
+                    Repo(Action::RepoManage),
+                    post(manage::$settings::rename),
+                ),
+                page(
+                    M::POST,
+                    concat!($prefix, "/{ns}/{name}/settings/delete"),
+                    Repo(Action::RepoManage),
+                    post(manage::$settings::delete),
+                ),
+            ]);
+        };
+    }
+    repo_pages!("", model, model);
+    repo_pages!("/datasets", dataset, dataset);
+    routes
+}
+
+/// The pages' router (merged into the API's by `gatehouse_http::router_with`).
+pub fn router() -> Router<AppState> {
+    let mut by_path: std::collections::BTreeMap<&'static str, MethodRouter<AppState>> = Default::default();
+    for r in table() {
+        let merged = match by_path.remove(r.path) {
+            Some(existing) => existing.merge(r.handler),
+            None => r.handler,
+        };
+        by_path.insert(r.path, merged);
+    }
+    by_path.into_iter().fold(Router::new(), |router, (path, handler)| router.route(path, handler))
+}
