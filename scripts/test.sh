@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one command that runs Gatehouse's whole test suite:
 #
-#   ./scripts/test.sh                 # everything: rust, compat (sqlite + postgres), upstream
+#   ./scripts/test.sh                 # everything: rust, fuzz, compat (sqlite + postgres), e2e, upstream
 #   ./scripts/test.sh rust            # cargo nextest run --workspace (cargo test if nextest is missing)
 #   ./scripts/test.sh compat          # build the binary, compat suite on sqlite and on postgres
 #   ./scripts/test.sh compat-sqlite   # ... only sqlite (or compat-postgres)
+#   ./scripts/test.sh e2e             # build the binary, the web pages in headless Chromium (tests/e2e/run.sh)
 #   ./scripts/test.sh upstream        # build the binary, huggingface_hub's own tests against a seeded server
 #   ./scripts/test.sh fuzz            # the Xet parsers under libFuzzer, FUZZ_SECS (default 30) per target
 #   ./scripts/test.sh compat -- -k refs -x   # extra pytest args for the compat stages after --
@@ -37,15 +38,15 @@ PYTEST_EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --) shift; PYTEST_EXTRA=("$@"); break ;;
-    all) STAGES+=(rust fuzz compat-sqlite compat-postgres upstream) ;;
-    rust|fuzz|compat-sqlite|compat-postgres|upstream) STAGES+=("$1") ;;
+    all) STAGES+=(rust fuzz compat-sqlite compat-postgres e2e upstream) ;;
+    rust|fuzz|compat-sqlite|compat-postgres|e2e|upstream) STAGES+=("$1") ;;
     compat) STAGES+=(compat-sqlite compat-postgres) ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) echo "unknown stage '$1' (rust|fuzz|compat|compat-sqlite|compat-postgres|upstream|all)" >&2; exit 2 ;;
+    *) echo "unknown stage '$1' (rust|fuzz|compat|compat-sqlite|compat-postgres|e2e|upstream|all)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(rust fuzz compat-sqlite compat-postgres upstream)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(rust fuzz compat-sqlite compat-postgres e2e upstream)
 want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 declare -A RESULT   # stage -> "passed failed skipped note"
@@ -161,6 +162,22 @@ print(p, f, s)
 EOF
 }
 
+# ---- e2e ---------------------------------------------------------------------------------------------
+run_e2e() {
+  banner "e2e: the web pages in headless Chromium"
+  local log="$LOGS/e2e.log" rc p f s
+  if ! ensure_venv; then record e2e 0 1 0 1 "(python venv could not be set up)"; return; fi
+  if ! build_binary; then record e2e 0 1 0 1 "(gatehouse binary did not build, see $LOGS/build.log)"; return; fi
+  GATEHOUSE_VENV="$VENV" "$ROOT/tests/e2e/run.sh" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+  # node --test's spec reporter ends with "ℹ pass N", "ℹ fail N", "ℹ skipped N"
+  p=$(grep -E '^ℹ pass [0-9]+' "$log" | tail -1 | awk '{print $3}'); f=$(grep -E '^ℹ fail [0-9]+' "$log" | tail -1 | awk '{print $3}')
+  s=$(grep -E '^ℹ skipped [0-9]+' "$log" | tail -1 | awk '{print $3}')
+  p=${p:-0}; f=${f:-0}; s=${s:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then record e2e "$p" 1 "$s" 1 "(exit $rc, see $log)"; return; fi
+  if [ $((p + f)) -eq 0 ]; then record e2e 0 1 "$s" 1 "(no test ran)"; return; fi
+  record e2e "$p" "$f" "$s" $(( rc != 0 )) "(screenshots in docs/screenshots/)"
+}
+
 # ---- upstream ----------------------------------------------------------------------------------------
 run_upstream() {
   banner "upstream: huggingface_hub's own tests against a fresh seeded gatehouse"
@@ -186,6 +203,7 @@ want rust && run_rust
 want fuzz && run_fuzz
 want compat-sqlite && run_compat sqlite
 want compat-postgres && run_compat postgres
+want e2e && run_e2e
 want upstream && run_upstream
 
 banner "summary ($(( $(date +%s) - START ))s)"

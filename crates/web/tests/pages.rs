@@ -20,6 +20,7 @@ struct Browser {
 struct Page {
     status: StatusCode,
     location: Option<String>,
+    headers: reqwest::header::HeaderMap,
     html: Html,
 }
 
@@ -55,8 +56,9 @@ impl Browser {
     async fn page(resp: reqwest::Response) -> Page {
         let status = resp.status();
         let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        let headers = resp.headers().clone();
         let body = resp.text().await.unwrap();
-        Page { status, location, html: Html::parse_document(&body) }
+        Page { status, location, headers, html: Html::parse_document(&body) }
     }
 
     async fn get(&self, path: &str) -> Page {
@@ -652,6 +654,9 @@ async fn repository_pages() {
         assert_eq!(p.text("[data-testid=card] h1"), "Tiny model");
         assert_eq!(p.all("[data-testid=tags] li"), ["vision", "license:mit"]);
         assert!(!p.has("[data-testid=card] script"));
+        // Even if markup slipped through, the page allows only this site's own scripts.
+        let csp = p.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(!p.html.html().contains("onerror"));
         assert_eq!(p.attr("[data-testid=card] a[href$='config.json']", "href"), "/alice/tiny/blob/main/config.json");
         assert!(p.text("[data-testid=snippet-python]").contains("snapshot_download(\"alice/tiny\")"));
@@ -683,6 +688,8 @@ async fn repository_pages() {
         assert!(p.text("[data-testid=preview]").contains("\"layers\": 2"));
         let p = anon.get(&p.attr("[data-testid=ref-picker] a", "href")).await;
         assert_eq!(p.status, StatusCode::OK);
+        let refs = anon.get("/alice/tiny/refs").await;
+        assert_eq!(refs.all("[data-testid=branches] li"), ["main"]);
         let newest =
             anon.get("/alice/tiny/commits/main").await.attr("[data-testid=commits] tbody tr:first-child a", "href");
         let p = anon.get(&newest).await;

@@ -32,6 +32,7 @@ pub async fn serve(
     Path(p): Path<ResolveParams>,
     Extension(t): Extension<RepoType>,
     method: Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     caller: Caller,
 ) -> ApiResult<Response> {
@@ -57,7 +58,9 @@ pub async fn serve(
         _ => None,
     };
     let mut resp = Response::new(Body::empty());
-    set_metadata(resp.headers_mut(), &meta);
+    // `?download=true` (the pages' download links) saves the file; otherwise browsers may show it.
+    let attachment = crate::params::query_flag(&crate::params::query_pairs(&uri), "download");
+    set_metadata(resp.headers_mut(), &meta, attachment);
     if let Some(hash) = &meta.xet_hash {
         set_xet(resp.headers_mut(), &state, &headers, t, &p.ns, &p.name, &meta.commit, hash);
     }
@@ -100,7 +103,7 @@ fn set_xet(
     }
 }
 
-fn set_metadata(h: &mut HeaderMap, meta: &FileMeta) {
+fn set_metadata(h: &mut HeaderMap, meta: &FileMeta, attachment: bool) {
     let mut put = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(name, v);
@@ -118,7 +121,9 @@ fn set_metadata(h: &mut HeaderMap, meta: &FileMeta) {
     let ascii: String =
         file_name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
     let encoded = percent_encoding::utf8_percent_encode(file_name, percent_encoding::NON_ALPHANUMERIC);
-    put("content-disposition", format!("inline; filename*=UTF-8''{encoded}; filename=\"{ascii}\";"));
+    let kind = if attachment { "attachment" } else { "inline" };
+    // The trailing `;` is what huggingface_hub's file-name regex expects.
+    put("content-disposition", format!("{kind}; filename*=UTF-8''{encoded}; filename=\"{ascii}\";"));
 }
 
 async fn body(state: &AppState, meta: &FileMeta, span: Range<u64>) -> ApiResult<Body> {
