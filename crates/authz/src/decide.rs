@@ -16,7 +16,8 @@ pub struct RepoFacts {
     pub gate_passed: bool,
 }
 
-/// A user's or organization's namespace, as the target of repository creation or member management.
+/// A user's or organization's namespace, as the target of repository creation, member management or
+/// collection management.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceFacts {
     pub id: AccountId,
@@ -43,6 +44,9 @@ pub enum Action {
     RepoCreate,
     /// Add, remove or change members of an organization.
     OrgManageMembers,
+    /// Change the collections a namespace owns (metadata, items, deletion): the user itself, or an
+    /// organization's write and admin members.
+    CollectionManage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +111,11 @@ fn user_role_power(u: &UserSubject, repo: &RepoFacts) -> RepoPower {
 fn is_read_only(action: Action) -> bool {
     match action {
         Action::RepoRead | Action::RepoDownload => true,
-        Action::RepoWrite | Action::RepoManage | Action::RepoCreate | Action::OrgManageMembers => false,
+        Action::RepoWrite
+        | Action::RepoManage
+        | Action::RepoCreate
+        | Action::OrgManageMembers
+        | Action::CollectionManage => false,
     }
 }
 
@@ -141,7 +149,9 @@ fn decide_repo(subject: &Subject, action: Action, repo: &RepoFacts) -> Decision 
         Action::RepoWrite => RepoPower::Write,
         Action::RepoManage => RepoPower::Admin,
         // Namespace actions asked of a repository: nobody gets them this way.
-        Action::RepoCreate | Action::OrgManageMembers => return Decision::Deny(DenyReason::InsufficientRole),
+        Action::RepoCreate | Action::OrgManageMembers | Action::CollectionManage => {
+            return Decision::Deny(DenyReason::InsufficientRole)
+        }
     };
     if power < needed {
         return deny(subject);
@@ -164,6 +174,8 @@ fn decide_namespace(subject: &Subject, action: Action, ns: &NamespaceFacts) -> D
         Action::RepoCreate if !ns.is_org => ns.id == u.user_id,
         Action::RepoCreate => matches!(u.role_in(ns.id), Some(OrgRole::Contributor | OrgRole::Write | OrgRole::Admin)),
         Action::OrgManageMembers => ns.is_org && u.role_in(ns.id) == Some(OrgRole::Admin),
+        Action::CollectionManage if !ns.is_org => ns.id == u.user_id,
+        Action::CollectionManage => matches!(u.role_in(ns.id), Some(OrgRole::Write | OrgRole::Admin)),
         Action::RepoRead | Action::RepoDownload | Action::RepoWrite | Action::RepoManage => false,
     };
     if allowed {

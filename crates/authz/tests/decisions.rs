@@ -153,17 +153,19 @@ fn namespace_actions_table() {
     let org = NamespaceFacts { id: ORG, is_org: true };
     let mine = NamespaceFacts { id: ME, is_org: false };
     let other = NamespaceFacts { id: OWNER, is_org: false };
-    // relation, token, [create in org, create in own namespace, create in another user's, manage org members]
+    // relation, token, [create in org, create in own namespace, create in another user's, manage org members,
+    //                   manage the org's collections, manage own collections, manage another user's collections]
     let table: &[(Relation, Option<TokenRole>, &str)] = &[
-        (Anonymous, None, "UUUU"),
-        (Stranger, Some(TokenRole::Write), "FAFF"),
-        (Stranger, Some(TokenRole::Read), "FFFF"),
-        (Member(Read), Some(TokenRole::Write), "FAFF"),
-        (Member(Contributor), Some(TokenRole::Write), "AAFF"),
-        (Member(Write), Some(TokenRole::Write), "AAFF"),
-        (Member(Admin), Some(TokenRole::Write), "AAFA"),
-        (Member(Admin), Some(TokenRole::Read), "FFFF"),
-        (SiteAdmin, Some(TokenRole::Write), "AAAA"),
+        (Anonymous, None, "UUUUUUU"),
+        (Stranger, Some(TokenRole::Write), "FAFFFAF"),
+        (Stranger, Some(TokenRole::Read), "FFFFFFF"),
+        (Member(Read), Some(TokenRole::Write), "FAFFFAF"),
+        (Member(Contributor), Some(TokenRole::Write), "AAFFFAF"),
+        (Member(Write), Some(TokenRole::Write), "AAFFAAF"),
+        (Member(Write), None, "AAFFAAF"),
+        (Member(Admin), Some(TokenRole::Write), "AAFAAAF"),
+        (Member(Admin), Some(TokenRole::Read), "FFFFFFF"),
+        (SiteAdmin, Some(TokenRole::Write), "AAAAAAA"),
     ];
     for (rel, token, expected) in table {
         let s = subject(*rel, *token);
@@ -172,6 +174,9 @@ fn namespace_actions_table() {
             decide(&s, Action::RepoCreate, Resource::Namespace(&mine)),
             decide(&s, Action::RepoCreate, Resource::Namespace(&other)),
             decide(&s, Action::OrgManageMembers, Resource::Namespace(&org)),
+            decide(&s, Action::CollectionManage, Resource::Namespace(&org)),
+            decide(&s, Action::CollectionManage, Resource::Namespace(&mine)),
+            decide(&s, Action::CollectionManage, Resource::Namespace(&other)),
         ]
         .into_iter()
         .map(letter)
@@ -207,6 +212,14 @@ fn arb_repo() -> impl Strategy<Value = RepoFacts> {
             gated,
             gate_passed,
         })
+}
+
+fn arb_namespace() -> impl Strategy<Value = NamespaceFacts> {
+    prop_oneof![1i64..6, 100i64..104].prop_map(|id| NamespaceFacts { id, is_org: id >= 100 })
+}
+
+fn arb_namespace_action() -> impl Strategy<Value = Action> {
+    prop_oneof![Just(Action::RepoCreate), Just(Action::OrgManageMembers), Just(Action::CollectionManage)]
 }
 
 fn arb_action() -> impl Strategy<Value = Action> {
@@ -268,6 +281,36 @@ proptest! {
         }
         if decide(&s, Action::RepoWrite, Resource::Repo(&open)) == Decision::Allow {
             prop_assert_eq!(decide(&s, Action::RepoDownload, Resource::Repo(&r)), Decision::Allow);
+        }
+    }
+
+    /// On namespaces too, a token never exceeds its owner and a read token never changes anything
+    /// (creating repositories, managing members or collections).
+    #[test]
+    fn namespace_tokens_never_exceed_owner(s in arb_subject(), ns in arb_namespace(), a in arb_namespace_action()) {
+        if let Subject::User(u) = &s {
+            let mut full = u.clone();
+            full.token = None;
+            if decide(&s, a, Resource::Namespace(&ns)) == Decision::Allow {
+                prop_assert_eq!(decide(&Subject::User(full), a, Resource::Namespace(&ns)), Decision::Allow);
+            }
+            if u.token.as_ref().is_some_and(|t| t.role == TokenRole::Read) {
+                prop_assert_ne!(decide(&s, a, Resource::Namespace(&ns)), Decision::Allow);
+            }
+        }
+    }
+
+    /// Whoever may manage an organization's members may also manage its collections, and managing
+    /// collections never needs more than writing: it is allowed exactly to write and admin members.
+    #[test]
+    fn collection_manage_follows_org_roles(ns in arb_namespace(), i in 0usize..4) {
+        let role = OrgRole::ALL[i];
+        let s = Subject::User(UserSubject { user_id: 5, username: "u".into(), site_admin: false,
+            memberships: vec![(ns.id, role)], token: None });
+        let manage = decide(&s, Action::CollectionManage, Resource::Namespace(&ns)) == Decision::Allow;
+        prop_assert_eq!(manage, ns.is_org && role >= OrgRole::Write);
+        if decide(&s, Action::OrgManageMembers, Resource::Namespace(&ns)) == Decision::Allow {
+            prop_assert!(manage);
         }
     }
 

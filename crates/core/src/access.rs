@@ -7,8 +7,8 @@ use gatehouse_authz::{decide, Action, Decision, DenyReason, NamespaceFacts, Repo
 use gatehouse_store::{Account, AccountKind, AccountStore, RepoRecord};
 use gatehouse_types::{Error, ErrorCode, RepoType, Result};
 
-/// `gate_passed` is false until access requests exist (issue 6 loads the caller's accepted request here):
-/// meanwhile a gated repository's content goes only to those who may write it.
+/// The facts as stored; `gate_passed` starts false and is looked up only when the gate is what stands
+/// in the way (see [`check_repo`]).
 pub fn repo_facts(r: &RepoRecord) -> RepoFacts {
     RepoFacts {
         owner_id: r.owner_id,
@@ -30,7 +30,12 @@ fn gated(subject: &Subject, repo: &RepoRecord) -> Error {
         ),
         Subject::User(_) => Error::new(
             ErrorCode::GatedRepo,
-            format!("Access to {what} is restricted and you are not in the authorized list. Ask its owners for access."),
+            format!(
+                "Access to {what} is restricted and you are not in the authorized list. Visit /{}{}/{} to ask for access.",
+                repo.repo_type.url_prefix(),
+                repo.owner_name,
+                repo.name
+            ),
         ),
     }
 }
@@ -54,9 +59,19 @@ fn refusal(decision: Decision, hidden: Error) -> Result<()> {
     }
 }
 
-/// Checks `action` on an already loaded repository.
-pub fn check_repo(subject: &Subject, action: Action, repo: &RepoRecord) -> Result<()> {
-    match decide(subject, action, Resource::Repo(&repo_facts(repo))) {
+/// Checks `action` on an already loaded repository. When only the gate refuses, the caller's accepted
+/// request is looked up (cached briefly) and the decision asked again with it: writers, readers of
+/// ungated repositories and anonymous callers never cost that lookup.
+pub async fn check_repo(hub: &Hub, subject: &Subject, action: Action, repo: &RepoRecord) -> Result<()> {
+    let mut facts = repo_facts(repo);
+    let mut decision = decide(subject, action, Resource::Repo(&facts));
+    if decision == Decision::Deny(DenyReason::Gated) {
+        if let Some(user) = subject.user() {
+            facts.gate_passed = crate::gating::holds_access(hub, repo, user.user_id).await?;
+            decision = decide(subject, action, Resource::Repo(&facts));
+        }
+    }
+    match decision {
         Decision::Deny(DenyReason::Gated) => Err(gated(subject, repo)),
         other => refusal(other, Error::repo_not_found()),
     }
@@ -73,7 +88,7 @@ pub async fn authorize_repo(
     action: Action,
 ) -> Result<RepoRecord> {
     let repo = hub.repo_by_name(t, ns, name).await?.ok_or_else(Error::repo_not_found)?;
-    check_repo(subject, action, &repo)?;
+    check_repo(hub, subject, action, &repo).await?;
     Ok(repo)
 }
 

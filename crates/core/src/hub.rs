@@ -25,11 +25,16 @@ pub struct HubConfig {
     pub signing_key: Vec<u8>,
     pub xet: crate::xet::XetConfig,
     pub accounts: crate::sessions::AccountsConfig,
+    pub mail: crate::notify::MailConfig,
 }
 
 impl std::fmt::Debug for HubConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubConfig").field("data_dir", &self.data_dir).field("signing_key", &"<redacted>").finish()
+        f.debug_struct("HubConfig")
+            .field("data_dir", &self.data_dir)
+            .field("signing_key", &"<redacted>")
+            .field("mail", &self.mail)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,8 +53,12 @@ pub struct Hub {
     /// (repository, LFS oid) the repository holds → size.
     pub(crate) lfs_links: Cache<(i64, String), LinkFacts>,
     pub(crate) xet: crate::xet::XetCaches,
+    /// (gate, user) → whether the user holds an accepted access request for that gate.
+    pub(crate) gate_passes: Cache<(gatehouse_store::Gate, i64), bool>,
     /// Failed sign-in attempts per user name and per client.
     pub(crate) login_throttle: crate::sessions::Throttle,
+    /// Poked when this process queued mail, so the mailer sends it at once (see `notify::run_mailer`).
+    pub(crate) mail_wake: tokio::sync::Notify,
 }
 
 /// What a repository's link to an LFS object says: its size, and the Xet file holding it, if any.
@@ -70,7 +79,9 @@ impl Hub {
             repos: ttl_cache(10_000),
             lfs_links: ttl_cache(100_000),
             xet: crate::xet::XetCaches::new(),
+            gate_passes: ttl_cache(100_000),
             login_throttle: crate::sessions::Throttle::new(config.accounts.throttle_window),
+            mail_wake: tokio::sync::Notify::new(),
             config,
         })
     }
@@ -101,6 +112,7 @@ impl Hub {
         self.repos.invalidate_all();
         self.lfs_links.invalidate_all();
         self.xet.subjects.invalidate_all();
+        self.gate_passes.invalidate_all();
     }
 
     /// Runs for the life of the server: drops the caches whenever another process changed something.
@@ -126,6 +138,12 @@ impl Hub {
     pub(crate) fn write_lock(&self, repo_id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.write_locks.lock().unwrap_or_else(|e| e.into_inner());
         locks.entry(repo_id).or_default().clone()
+    }
+
+    /// Tells this process's mailer that mail was queued (after the transaction that wrote it committed);
+    /// without it the mail still goes out within the mailer's poll interval.
+    pub fn mail_queued(&self) {
+        self.mail_wake.notify_one();
     }
 
     /// Spool files for uploads live beside the blobs so publishing them is a rename, not a copy.

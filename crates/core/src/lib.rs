@@ -5,10 +5,13 @@
 
 pub mod access;
 pub mod accounts;
+pub mod collections;
 pub mod content;
+pub mod gating;
 pub mod git_http;
 pub mod hub;
 pub mod lfs;
+pub mod notify;
 pub mod repos;
 pub mod sessions;
 pub mod signing;

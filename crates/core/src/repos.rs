@@ -8,7 +8,7 @@ use crate::Hub;
 use gatehouse_authz::{Action, Subject};
 use gatehouse_git::{CommitRequest, Signature, TreeOp};
 use gatehouse_store::{NewRepo, RepoQuery, RepoRecord, RepoSort, RepoStore};
-use gatehouse_types::{Error, GateMode, RepoId, RepoType, Result, Visibility};
+use gatehouse_types::{Error, RepoId, RepoType, Result, Visibility};
 
 pub enum CreateOutcome {
     Created(RepoRecord),
@@ -129,21 +129,6 @@ pub async fn set_visibility(
 ) -> Result<()> {
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoManage).await?;
     hub.store.set_private(repo.id, v.is_private(), now_millis()).await?;
-    hub.authorization_changed().await
-}
-
-/// Turns access requests on (`auto` or `manual` approval) or off. Content is then served only to those
-/// who may write the repository or hold an accepted request.
-pub async fn set_gated(
-    hub: &Hub,
-    subject: &Subject,
-    t: RepoType,
-    ns: &str,
-    name: &str,
-    gated: Option<GateMode>,
-) -> Result<()> {
-    let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoManage).await?;
-    hub.store.set_gated(repo.id, gated, now_millis()).await?;
     hub.authorization_changed().await
 }
 

@@ -35,6 +35,10 @@ pub struct Config {
     pub signup: gatehouse_core::sessions::SignupMode,
     /// A browser session ends after this long without use.
     pub session_idle_secs: u64,
+    /// Where notifications are mailed through (`smtp://`, `smtp://…?tls=required`, `smtps://`); None: no mail.
+    pub smtp_url: Option<String>,
+    /// The From address of notification mails.
+    pub mail_from: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +59,8 @@ impl std::fmt::Debug for Config {
             .field("xet_gc_interval_secs", &self.xet_gc_interval_secs)
             .field("signup", &self.signup)
             .field("session_idle_secs", &self.session_idle_secs)
+            .field("smtp_url", &self.smtp_url.as_deref().map(gatehouse_core::notify::redact_smtp_url))
+            .field("mail_from", &self.mail_from)
             .finish()
     }
 }
@@ -94,6 +100,8 @@ struct FileConfig {
     xet_gc_interval_secs: Option<u64>,
     signup: Option<String>,
     session_idle_secs: Option<u64>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -146,6 +154,15 @@ impl Config {
             .unwrap_or_else(|| data_dir.join("signing.key"));
         let signup = pick(None, "SIGNUP", file.signup).unwrap_or_else(|| "invite-only".into());
         let signup = gatehouse_core::sessions::SignupMode::parse(&signup).map_err(|e| anyhow::anyhow!(e.message))?;
+        let smtp_url = pick(None, "SMTP_URL", file.smtp_url);
+        let mail_from = pick(None, "MAIL_FROM", file.mail_from)
+            .unwrap_or_else(|| gatehouse_core::notify::MailConfig::default().from);
+        let mail = gatehouse_core::notify::MailConfig {
+            smtp_url: smtp_url.clone(),
+            from: mail_from.clone(),
+            public_url: None,
+        };
+        mail.check().map_err(|e| anyhow::anyhow!(e.message))?;
         Ok(Config {
             signup,
             session_idle_secs: num("SESSION_IDLE_SECS", file.session_idle_secs, 14 * 24 * 3600)?.max(60),
@@ -165,6 +182,8 @@ impl Config {
             storage_url,
             log_format,
             signing_key_file,
+            smtp_url,
+            mail_from,
         })
     }
 }
@@ -182,6 +201,24 @@ mod tests {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
         assert_eq!(redact_url("sqlite:///x"), "sqlite:///x");
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        std::fs::write(&f, "smtp_url = \"smtp://hub:s3cret@127.0.0.1:2525\"\nmail_from = \"Hub <hub@example.com>\"\n")
+            .unwrap();
+        let c = Config::load(&Flags { config: Some(f), ..Default::default() }).unwrap();
+        assert_eq!(c.smtp_url.as_deref(), Some("smtp://hub:s3cret@127.0.0.1:2525"));
+        assert_eq!(c.mail_from, "Hub <hub@example.com>");
+        let shown = format!("{c:?}");
+        assert!(shown.contains("smtp://hub:***@127.0.0.1:2525") && !shown.contains("s3cret"), "{shown}");
+        let c = Config::load(&Flags { data_dir: Some(dir.path().into()), ..Default::default() }).unwrap();
+        assert_eq!((c.smtp_url, c.mail_from.as_str()), (None, "gatehouse@localhost"));
+        std::fs::write(dir.path().join("bad.toml"), "smtp_url = \"http://mail.example.com\"\n").unwrap();
+        let err = Config::load(&Flags { config: Some(dir.path().join("bad.toml")), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("smtp_url"), "{err}");
     }
 
     #[test]

@@ -31,7 +31,13 @@ pub async fn open_hub(config: &Config) -> anyhow::Result<Arc<Hub>> {
         session_idle_ms: i64::try_from(config.session_idle_secs).unwrap_or(i64::MAX / 1000) * 1000,
         ..Default::default()
     };
-    Ok(Hub::new(HubConfig { data_dir: config.data_dir.clone(), signing_key, xet, accounts }, store, git, blobs))
+    let mail = gatehouse_core::notify::MailConfig {
+        smtp_url: config.smtp_url.clone(),
+        from: config.mail_from.clone(),
+        public_url: config.public_url.clone(),
+    };
+    let hub_config = HubConfig { data_dir: config.data_dir.clone(), signing_key, xet, accounts, mail };
+    Ok(Hub::new(hub_config, store, git, blobs))
 }
 
 /// The key behind signed URLs: read from its file, or generated (mode 0600) on first start.
@@ -82,6 +88,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(collect_xet_garbage(hub.clone(), config.xet_gc_interval_secs));
     }
     tokio::spawn(sweep_sessions(hub.clone()));
+    tokio::spawn(gatehouse_core::notify::run_mailer(hub.clone()));
     // Client addresses (ConnectInfo) throttle sign-in attempts per client.
     let app = gatehouse_web::app(hub.clone(), http).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener =

@@ -1,8 +1,9 @@
 //! Process-level fault tests: the real `gatehouse` binary, killed with SIGKILL at random points of a large
 //! streaming commit, stopped with SIGTERM during one, raced by concurrent committers, fed commits that fail
-//! half-way, and administered from the CLI while it runs. Outcomes are checked through the HTTP API (repo
-//! info, tree, every file downloaded and hashed) and directly on disk (`git fsck`, every LFS object's
-//! sha256 against its name, every LFS pointer reachable in git history against the blob store).
+//! half-way, administered from the CLI while it runs, and killed while it mails notifications. Outcomes are
+//! checked through the HTTP API (repo info, tree, every file downloaded and hashed), directly on disk
+//! (`git fsck`, every LFS object's sha256 against its name, every LFS pointer reachable in git history
+//! against the blob store), and for mail in a real SMTP server's Maildir (`gatehouse_testkit::smtp`).
 //!
 //! Every scenario runs on SQLite (the default: a file in the data directory) and again on PostgreSQL, in
 //! a throwaway database created and dropped with `psql` (admin URL: `GATEHOUSE_TEST_PG_ADMIN_URL`, default
@@ -299,6 +300,11 @@ impl Env {
 
     /// Starts `gatehouse serve` on a free port and waits (bounded) for `/healthz`.
     async fn start(&self) -> Server {
+        self.start_with(&[]).await
+    }
+
+    /// `start` with more environment variables (`GATEHOUSE_SMTP_URL`, …).
+    async fn start_with(&self, vars: &[(&str, &str)]) -> Server {
         for attempt in 0..5 {
             let port = {
                 let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a probe port");
@@ -313,6 +319,7 @@ impl Env {
             let file = std::fs::File::create(&log).expect("log file");
             let child = self
                 .command()
+                .envs(vars.iter().copied())
                 .arg("serve")
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
@@ -1923,4 +1930,104 @@ async fn xet_kill9_leaves_no_dangling_index_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xet_kill9_leaves_no_dangling_index_postgres() {
     xet_kill9_scenario(Backend::Postgres).await;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Notification mail: kill -9 while it waits and while it is mid-send
+// ---------------------------------------------------------------------------------------------------------
+
+/// The database URL the server of `env` uses.
+fn database_url_of(env: &Env) -> String {
+    env.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", env.data.join("gatehouse.db").display()))
+}
+
+/// Queued mail survives a server without SMTP and two SIGKILLs — one while every mail was mid-send — and
+/// then reaches a real SMTP server exactly once each, with its notification's Message-ID; the SMTP
+/// password never reaches the logs.
+async fn mail_kill9_scenario(backend: Backend) {
+    use gatehouse_store::{MailState, NewNotification, NotificationStore};
+    let creds = ("hub".to_string(), "smtp-pw-7f3a".to_string());
+    let Some(sink) = gatehouse_testkit::smtp::SmtpSink::start(gatehouse_testkit::smtp::SinkOptions {
+        credentials: Some(creds.clone()),
+    }) else {
+        return;
+    };
+    let Some(env) = Env::new(backend, "mail") else { return };
+    let url = sink.url();
+    let mail_env = [("GATEHOUSE_SMTP_URL", url.as_str()), ("GATEHOUSE_MAIL_FROM", "Hub <hub@faults.test>")];
+
+    // 1. Mail off: the notifications are written and wait.
+    let mut server = env.start().await;
+    let store = gatehouse_store::Store::connect(&database_url_of(&env)).await.expect("connect");
+    let items: Vec<_> = (0..4)
+        .map(|i| NewNotification {
+            user_id: None,
+            email: Some(format!("u{i}@example.com")),
+            subject: format!("Notice {i}"),
+            body: format!("Body {i}"),
+            link: None,
+            dedupe_key: format!("faults:{i}"),
+        })
+        .collect();
+    assert_eq!(store.enqueue_notifications(&items, gatehouse_core::time::now_millis()).await.expect("enqueue"), 4);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.sigkill();
+    assert!(sink.messages().is_empty(), "mail is off");
+
+    // 2. Mail on, the SMTP server stalls every transaction: killed while all four are mid-send.
+    sink.hold(true);
+    let mut server = env.start_with(&mail_env).await;
+    within(30, "the mailer reaching the SMTP server", sink.wait_event("HELD", 4, Duration::from_secs(30))).await;
+    server.sigkill();
+    sink.hold(false);
+
+    // 3. A new server: the dead one's claims hold until their lease ends (moved to now here, instead of
+    //    waiting three minutes), then each mail goes out once.
+    let server = env.start_with(&mail_env).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(sink.messages().is_empty(), "claimed mail waits for its lease");
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&database_url_of(&env)).await.expect("connect");
+    if backend == Backend::Sqlite {
+        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut conn).await.expect("wait for the server's writes");
+    }
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM notifications").fetch_all(&mut conn).await.expect("ids");
+    assert_eq!(ids.len(), 4);
+    sqlx::query("UPDATE notifications SET mail_next_at = $1 WHERE mail_state = 'queued'")
+        .bind(gatehouse_core::time::now_millis())
+        .execute(&mut conn)
+        .await
+        .expect("end the leases");
+    let _ = sqlx::Connection::close(conn).await;
+    let mails = within(60, "the mails", sink.wait_for(4, Duration::from_secs(60))).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mails_after = sink.messages();
+    assert_eq!(mails_after.len(), 4, "each mail exactly once: {mails:#?}");
+    for id in ids {
+        let n = store.notification(id).await.expect("get").expect("row");
+        assert_eq!((n.mail_state, n.mail_attempts), (MailState::Sent, 1), "{n:?}");
+        let mid = gatehouse_core::notify::message_id(n.id, n.created_at, "faults.test");
+        let got: Vec<_> = mails_after.iter().filter(|m| m.header("Message-ID") == Some(mid.as_str())).collect();
+        assert_eq!(got.len(), 1, "{mid}");
+        assert_eq!(got[0].header("To"), n.email.as_deref());
+        assert_eq!(got[0].header("Subject"), Some(n.subject.as_str()));
+        assert_eq!(got[0].header("X-Sink-Auth-User"), Some("hub"));
+    }
+    drop(server);
+    store.close().await;
+
+    let logs: String =
+        env.logs.lock().unwrap().iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect();
+    assert!(logs.contains("mail is off"), "the first server said mail was off");
+    assert!(logs.contains("mailer started") && logs.contains("hub:***@"), "the others named the server, redacted");
+    assert!(!logs.contains(&creds.1), "the SMTP password is never logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_kill9_sends_each_notification_once_sqlite() {
+    mail_kill9_scenario(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_kill9_sends_each_notification_once_postgres() {
+    mail_kill9_scenario(Backend::Postgres).await;
 }

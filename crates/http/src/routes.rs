@@ -2,7 +2,7 @@
 //! the route-matrix test checks the table against its own expectations and against real requests, so a
 //! route cannot be added without declaring (and testing) who may call it.
 
-use crate::handlers::{account, commit, content, git, lfs, ops, repos, resolve, xet};
+use crate::handlers::{account, commit, content, gating, git, lfs, ops, repos, resolve, xet};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method};
@@ -23,6 +23,8 @@ pub enum Access {
     Filtered,
     /// A signed-in user.
     User,
+    /// A signed-in user asking for access to a repository they may see (hidden ones answer as missing).
+    AccessRequest,
     /// The action on the repository named in the path (or body).
     Repo(Action),
     /// Creating in a namespace named in the body.
@@ -93,6 +95,11 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/api/lfs/objects/{repo_id}/{oid}/{size}", Access::Signed, post(lfs::complete)),
         route(M::PUT, "/api/lfs/objects/{repo_id}/{oid}/{size}/parts/{part}", Access::Signed, put(lfs::upload_part)),
         route(M::GET, "/api/lfs/objects/{repo_id}/{oid}", Access::Signed, get(lfs::download)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/user-access-request", Access::AccessRequest, post(gating::request)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/user-access-request/{status}", R(RepoManage), get(gating::list)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/user-access-request/handle", R(RepoManage), post(gating::handle)),
+        route(M::POST, "/api/{kind}/{ns}/{name}/user-access-request/grant", R(RepoManage), post(gating::grant)),
+        route(M::GET, "/api/{kind}/{ns}/{name}/user-access-report", R(RepoManage), get(gating::report)),
         route(M::GET, "/api/{kind}/{ns}/{name}/xet-read-token/{rev}", R(RepoDownload), get(xet::read_token)),
         route(M::GET, "/api/{kind}/{ns}/{name}/xet-write-token/{rev}", R(RepoWrite), get(xet::write_token)),
         // The Xet CAS (its own base URL as far as clients know; unknown CAS routes answer 404).

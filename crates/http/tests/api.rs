@@ -47,6 +47,11 @@ fn route_table_is_fully_declared() {
         ("POST", "/api/lfs/objects/{repo_id}/{oid}/{size}", Signed),
         ("PUT", "/api/lfs/objects/{repo_id}/{oid}/{size}/parts/{part}", Signed),
         ("GET", "/api/lfs/objects/{repo_id}/{oid}", Signed),
+        ("POST", "/api/{kind}/{ns}/{name}/user-access-request", AccessRequest),
+        ("GET", "/api/{kind}/{ns}/{name}/user-access-request/{status}", Repo(RepoManage)),
+        ("POST", "/api/{kind}/{ns}/{name}/user-access-request/handle", Repo(RepoManage)),
+        ("POST", "/api/{kind}/{ns}/{name}/user-access-request/grant", Repo(RepoManage)),
+        ("GET", "/api/{kind}/{ns}/{name}/user-access-report", Repo(RepoManage)),
         ("GET", "/api/{kind}/{ns}/{name}/xet-read-token/{rev}", Repo(RepoDownload)),
         ("GET", "/api/{kind}/{ns}/{name}/xet-write-token/{rev}", Repo(RepoWrite)),
         ("GET", "/cas/v1/chunks/{prefix}/{hash}", XetRead),
@@ -104,11 +109,14 @@ fn probe(method: &str, pattern: &str, ns: &str, name: &str) -> (Method, String, 
         .replace("{ns}", ns)
         .replace("{name}", name)
         .replace("{rev}", "main")
+        .replace("{status}", "pending")
         .replace("{*path}", "README.md");
     let json_body = |v: Value| Some((v.to_string(), "application/json"));
     let body = match (method, pattern.rsplit('/').nth(1).unwrap_or(""), pattern.rsplit('/').next().unwrap_or("")) {
         (_, _, "settings") => json_body(json!({"private": true})),
         ("POST", "branch", _) => json_body(json!({})),
+        ("POST", "user-access-request", "handle") => json_body(json!({"user": "bob", "status": "accepted"})),
+        ("POST", "user-access-request", "grant") => json_body(json!({"user": "bob"})),
         ("POST", "tag", _) => json_body(json!({"tag": "probe-tag"})),
         ("POST", "super-squash", _) => json_body(json!({"message": "squash"})),
         ("POST", "preupload", _) => json_body(json!({"files": [{"path": "x.txt", "size": 1, "sample": ""}]})),

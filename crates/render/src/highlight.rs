@@ -1,47 +1,99 @@
-//! Code highlighting for the file view: syntect's grammars (pure Rust regexes), emitted as spans with
-//! `hl-` classes so the page carries no inline styles and one stylesheet colours every file.
+//! Code highlighting for the file view: syntect's bundled grammars (pure-Rust regexes), emitted as spans
+//! with `hl-` classes so a page carries no inline styles and one stylesheet colours every file.
+//!
+//! The text is untrusted and the grammars run backtracking regexes, so highlighting is best effort:
+//! anything that fails, panics, or would take too long comes back as escaped plain text instead.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 use syntect::highlighting::ThemeSet;
 use syntect::html::{css_for_theme_with_class_style, ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::{SyntaxReference, SyntaxSet};
 use syntect::util::LinesWithEndings;
 
 const CLASS_STYLE: ClassStyle = ClassStyle::SpacedPrefixed { prefix: "hl-" };
+/// A light theme, to match the site.
 const THEME: &str = "InspiredGitHub";
+const PLAIN: &str = "Plain Text";
 
+/// A line this long is minified data or generated code: no reader needs it coloured, and the grammars'
+/// per-line regexes get slow on it.
+const MAX_LINE_BYTES: usize = 16 * 1024;
+/// A backstop against a grammar that crawls on some input: colours are not worth more CPU than this.
+/// (In an optimised build a few hundred KB of source take well under a second; the very largest
+/// previews, near 1 MiB, may run out and show as plain text.)
+const TIME_BUDGET: Duration = Duration::from_secs(3);
+
+/// Built once: the grammars' dump is decompressed and deserialized on first use.
 static SYNTAXES: LazyLock<SyntaxSet> = LazyLock::new(SyntaxSet::load_defaults_newlines);
 
+/// File types common in model repositories that the bundled grammars don't know by that name:
+/// (lower-case extension or file name, grammar to use, name to show).
+const ALIASES: &[(&str, &str, &str)] = &[
+    ("dockerfile", "Bourne Again Shell (bash)", "Dockerfile"),
+    ("containerfile", "Bourne Again Shell (bash)", "Dockerfile"),
+    ("jsonl", "JSON", "JSON Lines"),
+    ("ipynb", "JSON", "Jupyter Notebook"),
+    ("ts", "JavaScript", "TypeScript"),
+    ("tsx", "JavaScript", "TypeScript"),
+    ("mjs", "JavaScript", "JavaScript"),
+    ("cjs", "JavaScript", "JavaScript"),
+    ("jsx", "JavaScript", "JavaScript"),
+    ("toml", "Java Properties", "TOML"),
+    ("ini", "Java Properties", "INI"),
+    ("cfg", "Java Properties", "INI"),
+    // In ML repositories a header is C or C++ far more often than Objective-C (the grammar `.h` maps to).
+    ("h", "C++", "C++"),
+    ("cu", "C++", "CUDA"),
+    ("cuh", "C++", "CUDA"),
+];
+
+/// Highlighted code, ready to go inside a `<pre>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Highlighted {
-    /// The grammar's name, e.g. `Python`, `JSON`, or `Plain Text`.
+    /// The language shown to the reader, e.g. `Python`, `JSON`, or `Plain Text`.
     pub language: String,
+    /// The number of lines of the text.
     pub lines: usize,
-    /// HTML: every character of the text escaped, inside classed spans.
+    /// Every character of the text HTML-escaped, inside `<span class="hl-…">` elements.
     pub html: String,
 }
 
 /// The stylesheet for the classes [`highlight`] emits.
 pub fn highlight_css() -> String {
+    // Called once by the web crate, so the theme set isn't worth keeping around.
     let themes = ThemeSet::load_defaults();
     themes.themes.get(THEME).and_then(|t| css_for_theme_with_class_style(t, CLASS_STYLE).ok()).unwrap_or_default()
 }
 
-fn syntax_for(file_name: &str) -> &'static SyntaxReference {
+/// The grammar for a file and the language name to show, or `None` for plain text.
+fn detect(file_name: &str) -> Option<(&'static SyntaxReference, &'static str)> {
     let ss = &*SYNTAXES;
-    let ext = file_name.rsplit_once('.').map(|(_, e)| e).unwrap_or(file_name);
-    // Formats common in model repositories that the bundled grammars know under another name.
-    let ext = match ext.to_ascii_lowercase().as_str() {
-        "jsonl" | "ipynb" => "json".to_string(),
-        "toml" | "cfg" | "gitattributes" | "gitignore" => "ini".to_string(),
-        other => other.to_string(),
+    let name = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit_once('.').map(|(_, e)| e);
+    let alias = |key: &str| {
+        let (_, grammar, shown) = ALIASES.iter().find(|(k, _, _)| *k == key)?;
+        Some((ss.find_syntax_by_name(grammar)?, *shown))
     };
-    ss.find_syntax_by_extension(&ext)
-        .or_else(|| ss.find_syntax_by_extension(file_name))
-        .unwrap_or_else(|| ss.find_syntax_plain_text())
+    let by_grammar = |s: &'static SyntaxReference| (s, s.name.as_str());
+    // Whole names first (`Dockerfile`, `Makefile`, `.bashrc`), then the extension.
+    // The grammars also list plain extensions, so an extension-less lower-case name like `build` or
+    // `t` is only a name match when spelled as a grammar spells a file name (capitalised or dotted).
+    let looks_like_a_name = name.starts_with(|c: char| c.is_ascii_uppercase() || c == '.');
+    let whole = alias(&lower)
+        .or_else(|| lower.starts_with("dockerfile.").then(|| alias("dockerfile")).flatten())
+        .or_else(|| looks_like_a_name.then(|| ss.find_syntax_by_extension(name).map(by_grammar)).flatten());
+    let found = whole.or_else(|| {
+        let ext = ext.filter(|e| !e.is_empty())?;
+        alias(ext).or_else(|| ss.find_syntax_by_extension(ext).map(by_grammar))
+    })?;
+    (found.0.name != PLAIN).then_some(found)
 }
 
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
         match c {
             '<' => out.push_str("&lt;"),
@@ -55,17 +107,31 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Highlights `text` by its file name. Never fails: anything the grammar chokes on comes back as
-/// escaped plain text.
+/// Runs the grammar over every line; `None` when it errs, meets a line too long, or runs out of time.
+fn classed_html(syntax: &SyntaxReference, text: &str, budget: Duration) -> Option<String> {
+    let started = Instant::now();
+    let mut generator = ClassedHTMLGenerator::new_with_class_style(syntax, &SYNTAXES, CLASS_STYLE);
+    for line in LinesWithEndings::from(text) {
+        if line.len() > MAX_LINE_BYTES || started.elapsed() > budget {
+            return None;
+        }
+        generator.parse_html_for_line_which_includes_newline(line).ok()?;
+    }
+    Some(generator.finalize())
+}
+
+/// Highlights `text` by its file name (extension, or the whole name such as `Dockerfile`).
+/// Never fails: an unknown type, a grammar error or an input too big to colour comes back as escaped
+/// plain text with the language `Plain Text`.
 pub fn highlight(file_name: &str, text: &str) -> Highlighted {
     let lines = text.lines().count();
-    let syntax = syntax_for(file_name);
-    let mut generator = ClassedHTMLGenerator::new_with_class_style(syntax, &SYNTAXES, CLASS_STYLE);
-    let parsed =
-        LinesWithEndings::from(text).try_for_each(|line| generator.parse_html_for_line_which_includes_newline(line));
-    match parsed {
-        Ok(()) => Highlighted { language: syntax.name.clone(), lines, html: generator.finalize() },
-        Err(_) => Highlighted { language: "Plain Text".into(), lines, html: escape(text) },
+    let plain = || Highlighted { language: PLAIN.into(), lines, html: escape(text) };
+    let Some((syntax, language)) = detect(file_name) else { return plain() };
+    // syntect has known panics on some grammar/regex-engine combinations (a lazily compiled regex the
+    // pure-Rust engine rejects): a file view must not take the request down with it.
+    match catch_unwind(AssertUnwindSafe(|| classed_html(syntax, text, TIME_BUDGET))) {
+        Ok(Some(html)) => Highlighted { language: language.into(), lines, html },
+        _ => plain(),
     }
 }
 
@@ -73,14 +139,35 @@ pub fn highlight(file_name: &str, text: &str) -> Highlighted {
 mod tests {
     use super::*;
 
+    fn lang(name: &str) -> String {
+        highlight(name, "x\n").language
+    }
+
     #[test]
-    fn languages_by_extension() {
-        assert_eq!(highlight("train.py", "x = 1\n").language, "Python");
-        assert_eq!(highlight("config.json", "{}\n").language, "JSON");
-        assert_eq!(highlight("data.jsonl", "{}\n").language, "JSON");
-        assert_eq!(highlight("README.md", "# t\n").language, "Markdown");
-        assert_eq!(highlight("weights.unknownext", "abc").language, "Plain Text");
-        assert_eq!(highlight("Makefile", "all:\n\techo\n").language, "Makefile");
+    fn languages_by_extension_and_name() {
+        assert_eq!(lang("train.py"), "Python");
+        assert_eq!(lang("src/model/train.PY"), "Python");
+        assert_eq!(lang("config.json"), "JSON");
+        assert_eq!(lang("data.jsonl"), "JSON Lines");
+        assert_eq!(lang("README.md"), "Markdown");
+        assert_eq!(lang("params.yaml"), "YAML");
+        assert_eq!(lang("run.sh"), "Bourne Again Shell (bash)");
+        assert_eq!(lang("kernel.cu"), "CUDA");
+        assert_eq!(lang("ops.h"), "C++");
+        assert_eq!(lang("pyproject.toml"), "TOML");
+        assert_eq!(lang("Dockerfile"), "Dockerfile");
+        assert_eq!(lang("Dockerfile.gpu"), "Dockerfile");
+        assert_eq!(lang("Makefile"), "Makefile");
+        assert_eq!(lang(".bashrc"), "Bourne Again Shell (bash)");
+    }
+
+    #[test]
+    fn unknown_types_are_plain_text() {
+        for name in ["weights.unknownext", "LICENSE", "notes.txt", "build", "t", "", ".", "archive.", "a/b/"] {
+            let h = highlight(name, "a < b\n");
+            assert_eq!(h.language, "Plain Text", "{name}");
+            assert_eq!(h.html, "a &lt; b\n", "{name}");
+        }
     }
 
     #[test]
@@ -88,23 +175,96 @@ mod tests {
         let h = highlight("x.py", "s = \"<script>alert(1)</script>\" & 'x'\n");
         assert!(h.html.contains("<span class=\"hl-"), "{}", h.html);
         assert!(!h.html.contains("<script"), "{}", h.html);
-        assert!(h.html.contains("&lt;script&gt;"), "{}", h.html);
-        let plain = highlight("notes.unknownext", "<b>&</b>");
-        assert!(plain.html.contains("&lt;b&gt;&amp;&lt;/b&gt;") && !plain.html.contains("<b>"), "{}", plain.html);
+        assert!(h.html.contains("&lt;script&gt;") && h.html.contains("&amp;"), "{}", h.html);
+        assert!(!h.html.contains("style="), "classes only: {}", h.html);
+        let plain = highlight("notes.unknownext", "<b>&</b>\"'");
+        assert_eq!(plain.html, "&lt;b&gt;&amp;&lt;/b&gt;&quot;&#39;");
+    }
+
+    #[test]
+    fn output_holds_exactly_the_text() {
+        let text = "def f(x):\r\n    return {'a': [1, 2]}  # <c>\n\n\u{e9}t\u{e9} \u{1F600}";
+        let h = highlight("f.py", text);
+        // Strip the tags and undo the escaping: the text must come back byte for byte.
+        let mut bare = String::new();
+        let mut in_tag = false;
+        for c in h.html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => bare.push(c),
+                _ => {}
+            }
+        }
+        let unescaped = bare
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
+        assert_eq!(unescaped, text);
+    }
+
+    #[test]
+    fn counts_lines() {
+        assert_eq!(highlight("a.py", "").lines, 0);
+        assert_eq!(highlight("a.py", "a").lines, 1);
+        assert_eq!(highlight("a.py", "a\n").lines, 1);
+        assert_eq!(highlight("a.py", "a\nb\nc").lines, 3);
+        assert_eq!(highlight("a.py", "a\r\nb\r\n").lines, 2);
+        assert_eq!(highlight("a.bin", "\n\n\n").lines, 3);
     }
 
     #[test]
     fn odd_input_does_not_panic() {
-        for text in ["\"unterminated", "", "\n\n\n", "\u{0}\u{1}binary-ish", "{\"a\": [1, 2"] {
-            let h = highlight("f.json", text);
-            assert_eq!(h.lines, text.lines().count());
+        let texts = [
+            "\"unterminated",
+            "'''never closed\n\n",
+            "{\"a\": [1, 2",
+            "\u{0}\u{1}\u{7f}binary-ish\u{feff}",
+            "\r\r\r",
+            "}}}]]])))",
+            "/* open comment",
+            "<![CDATA[ <!-- ",
+        ];
+        for name in ["f.json", "f.py", "f.js", "f.html", "f.rs", "f.md", "f.yaml", "f.sh", "f.xml", "f.c"] {
+            for text in texts {
+                let h = highlight(name, text);
+                assert_eq!(h.lines, text.lines().count(), "{name}");
+                assert!(!h.html.contains("<script"), "{name}");
+            }
         }
-        assert_eq!(highlight("a.py", "a\nb\nc").lines, 3);
+    }
+
+    #[test]
+    fn very_long_lines_fall_back_to_plain_text() {
+        let minified = format!("[{}1]", "1,".repeat(MAX_LINE_BYTES));
+        let h = highlight("data.json", &minified);
+        assert_eq!(h.language, "Plain Text");
+        assert_eq!(h.lines, 1);
+        assert_eq!(h.html, minified);
+    }
+
+    #[test]
+    fn large_files_still_highlight() {
+        let text = "def f(a, b):\n    return a + b  # add\n".repeat(2_000);
+        let h = highlight("big.py", &text);
+        assert_eq!(h.language, "Python");
+        assert_eq!(h.lines, 4_000);
+        assert_eq!(h.html.matches("hl-comment").count(), 4_000);
+    }
+
+    #[test]
+    fn running_out_of_time_gives_up() {
+        let (python, _) = detect("a.py").unwrap();
+        assert!(classed_html(python, "a = 1\n", Duration::ZERO).is_none());
+        assert!(classed_html(python, "a = 1\n", TIME_BUDGET).is_some());
     }
 
     #[test]
     fn stylesheet_uses_the_same_classes() {
         let css = highlight_css();
-        assert!(css.contains(".hl-"), "{css}");
+        assert!(css.contains(".hl-code"), "{css}");
+        assert!(css.contains(".hl-comment"), "{css}");
     }
 }

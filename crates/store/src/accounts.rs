@@ -79,6 +79,8 @@ pub trait AccountStore: Send + Sync {
     async fn memberships_of_user(&self, user: AccountId) -> StoreResult<Vec<(Account, OrgRole)>>;
     /// The members of an org, ordered by username.
     async fn members_of_org(&self, org: AccountId) -> StoreResult<Vec<(Account, OrgRole)>>;
+    /// The org's first `limit` admins by when they joined (who is told of an org's access requests).
+    async fn first_admins_of_org(&self, org: AccountId, limit: u32) -> StoreResult<Vec<Account>>;
 }
 
 /// The columns `account_from_row` reads, from an `accounts` table aliased `a`.
@@ -291,6 +293,15 @@ impl AccountStore for Store {
              WHERE m.org_id = $1 ORDER BY a.name_lower, a.id"
         );
         self.members(&sql, org).await
+    }
+
+    async fn first_admins_of_org(&self, org: AccountId, limit: u32) -> StoreResult<Vec<Account>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM memberships m JOIN accounts a ON a.id = m.user_id \
+             WHERE m.org_id = $1 AND m.role = 'admin' ORDER BY m.created_at, m.user_id LIMIT $2"
+        );
+        let rows = sqlx::query(&sql).bind(org).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
     }
 }
 

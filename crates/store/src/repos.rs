@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use gatehouse_authz::{AccountId, RepoFilter};
-use gatehouse_types::{GateMode, Millis, RepoType};
+use gatehouse_types::{GateMode, Millis, NotificationsMode, RepoType};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -25,8 +25,22 @@ pub struct RepoRecord {
     pub storage_key: String,
     pub created_at: Millis,
     pub updated_at: Millis,
-    /// Set when downloads need an accepted access request.
+    /// Set when downloads need an accepted access request: the gating group's mode when the repository
+    /// belongs to one, else its own.
     pub gated: Option<GateMode>,
+    /// The gating group (a collection) whose requests and settings apply instead of the repository's own.
+    pub gating_group_id: Option<i64>,
+    /// The repository's own gate settings (shown and changed in its settings even while a group applies).
+    pub own_gate: GateSettings,
+}
+
+/// A gate's settings: the approval mode (None: not gated) and who hears of new requests, how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateSettings {
+    pub mode: Option<GateMode>,
+    pub notifications_mode: NotificationsMode,
+    /// None: the owner's primary email, or the first admins of an organization.
+    pub notifications_email: Option<String>,
 }
 
 pub struct NewRepo {
@@ -79,7 +93,8 @@ pub trait RepoStore: Send + Sync {
     /// Also sets `updated_at`. NotFound if there is no such repository.
     async fn set_private(&self, id: i64, private: bool, now: Millis) -> StoreResult<()>;
     /// Also sets `updated_at`. NotFound if there is no such repository.
-    async fn set_gated(&self, id: i64, gated: Option<GateMode>, now: Millis) -> StoreResult<()>;
+    /// The repository's own gate: mode and notification settings.
+    async fn set_gate_settings(&self, id: i64, gate: &GateSettings, now: Millis) -> StoreResult<()>;
     /// Sets `updated_at`. NotFound if there is no such repository.
     async fn touch_repo(&self, id: i64, now: Millis) -> StoreResult<()>;
     /// Only repos admitted by `q.filter`, exactly as `RepoFilter::admits` decides.
@@ -93,10 +108,23 @@ pub trait RepoStore: Send + Sync {
     async fn repo_tags(&self, repo_id: i64) -> StoreResult<Vec<String>>;
 }
 
-const REPO_SELECT: &str = "SELECT r.id, r.repo_type, r.owner_id, a.name AS owner_name, a.kind AS owner_kind, r.name, \
-     r.private, r.created_by, r.storage_key, r.created_at, r.updated_at, r.gated FROM repos r JOIN accounts a ON a.id = r.owner_id";
+// A repository in a gating group is gated as the group says (the group is gated while it is set).
+pub(crate) const REPO_SELECT: &str =
+    "SELECT r.id, r.repo_type, r.owner_id, a.name AS owner_name, a.kind AS owner_kind, r.name, \
+     r.private, r.created_by, r.storage_key, r.created_at, r.updated_at, r.gated AS own_gated, \
+     r.gated_notifications_mode, r.gated_notifications_email, r.gating_group_id, \
+     CASE WHEN r.gating_group_id IS NULL THEN r.gated ELSE g.gated END AS gated \
+     FROM repos r JOIN accounts a ON a.id = r.owner_id LEFT JOIN collections g ON g.id = r.gating_group_id";
 
-fn repo_from_row(row: &AnyRow) -> StoreResult<RepoRecord> {
+pub(crate) fn gate_mode(value: Option<String>) -> StoreResult<Option<GateMode>> {
+    value.map(|g| GateMode::parse(&g).map_err(|_| StoreError::Corrupt(format!("unknown gate mode '{g}'")))).transpose()
+}
+
+pub(crate) fn notifications_mode(value: &str) -> StoreResult<NotificationsMode> {
+    NotificationsMode::parse(value).map_err(|_| StoreError::Corrupt(format!("unknown notifications mode '{value}'")))
+}
+
+pub(crate) fn repo_from_row(row: &AnyRow) -> StoreResult<RepoRecord> {
     let repo_type: String = row.try_get("repo_type")?;
     let owner_kind: String = row.try_get("owner_kind")?;
     Ok(RepoRecord {
@@ -116,9 +144,12 @@ fn repo_from_row(row: &AnyRow) -> StoreResult<RepoRecord> {
         storage_key: row.try_get("storage_key")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        gated: match row.try_get::<Option<String>, _>("gated")? {
-            None => None,
-            Some(g) => Some(GateMode::parse(&g).map_err(|_| StoreError::Corrupt(format!("unknown gate mode '{g}'")))?),
+        gated: gate_mode(row.try_get("gated")?)?,
+        gating_group_id: row.try_get("gating_group_id")?,
+        own_gate: GateSettings {
+            mode: gate_mode(row.try_get("own_gated")?)?,
+            notifications_mode: notifications_mode(&row.try_get::<String, _>("gated_notifications_mode")?)?,
+            notifications_email: row.try_get("gated_notifications_email")?,
         },
     })
 }
@@ -278,13 +309,18 @@ impl RepoStore for Store {
         self.fetch_repo(id).await
     }
 
-    async fn set_gated(&self, id: i64, gated: Option<GateMode>, now: Millis) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE repos SET gated = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(gated.map(GateMode::as_str))
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+    async fn set_gate_settings(&self, id: i64, gate: &GateSettings, now: Millis) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE repos SET gated = $2, gated_notifications_mode = $3, gated_notifications_email = $4, \
+             updated_at = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(gate.mode.map(GateMode::as_str))
+        .bind(gate.notifications_mode.as_str())
+        .bind(gate.notifications_email.as_deref())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         found_repo(done, id)
     }
 

@@ -845,12 +845,20 @@ async fn gate_setting(store: Store) {
     let alice = user(&store, "alice").await;
     let r = repo(&store, RepoType::Model, &alice, "g", false, 1).await;
     assert_eq!(r.gated, None);
-    store.set_gated(r.id, Some(gatehouse_types::GateMode::Manual), 2).await.expect("gate");
+    assert_eq!(r.own_gate.notifications_mode, gatehouse_types::NotificationsMode::RealTime);
+    let manual = gatehouse_store::GateSettings {
+        mode: Some(gatehouse_types::GateMode::Manual),
+        notifications_mode: gatehouse_types::NotificationsMode::Daily,
+        notifications_email: Some("gate@example.com".into()),
+    };
+    store.set_gate_settings(r.id, &manual, 2).await.expect("gate");
     let got = store.repo_by_id(r.id).await.unwrap().unwrap();
     assert_eq!((got.gated, got.updated_at), (Some(gatehouse_types::GateMode::Manual), 2));
-    store.set_gated(r.id, None, 3).await.expect("ungate");
+    assert_eq!(got.own_gate, manual);
+    let off = gatehouse_store::GateSettings { mode: None, ..manual.clone() };
+    store.set_gate_settings(r.id, &off, 3).await.expect("ungate");
     assert_eq!(store.repo_by_id(r.id).await.unwrap().unwrap().gated, None);
-    assert!(matches!(store.set_gated(999_999, None, 4).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.set_gate_settings(999_999, &off, 4).await, Err(StoreError::NotFound(_))));
 }
 
 fn xh(n: u8) -> String {
@@ -1302,4 +1310,586 @@ async fn repo_tags(store: Store) {
     assert!(store.delete_repo(a.id).await.expect("delete"));
     assert!(store.repo_tags(a.id).await.expect("tags").is_empty());
     assert!(list(tagged("vision", everything())).await.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Notifications
+
+both!(
+    notifications_insert_is_idempotent,
+    notifications_claims_are_exclusive,
+    notifications_retry_and_give_up,
+    notifications_in_app,
+    first_admins_of_org,
+);
+
+fn notice(key: &str, user: Option<AccountId>, email: Option<&str>) -> NewNotification {
+    NewNotification {
+        user_id: user,
+        email: email.map(str::to_string),
+        subject: format!("subject {key}"),
+        body: format!("body {key}"),
+        link: Some(format!("/link/{key}")),
+        dedupe_key: key.to_string(),
+    }
+}
+
+async fn notifications_insert_is_idempotent(store: Store) {
+    let alice = user(&store, "alice").await;
+    let batch = [
+        notice("both", Some(alice.id), Some("alice@example.com")),
+        notice("in-app", Some(alice.id), None),
+        notice("mail-only", None, Some("gate@example.com")),
+    ];
+    assert_eq!(store.enqueue_notifications(&batch, 100).await.expect("enqueue"), 3);
+    // The same keys again (even with other content) write nothing.
+    let again: Vec<_> = batch.iter().map(|n| NewNotification { subject: "changed".into(), ..n.clone() }).collect();
+    assert_eq!(store.enqueue_notifications(&again, 200).await.expect("enqueue again"), 0);
+    // A batch with an old key and a new one writes only the new one.
+    let mixed = [notice("both", Some(alice.id), None), notice("fresh", Some(alice.id), None)];
+    assert_eq!(store.enqueue_notifications(&mixed, 300).await.expect("mixed"), 1);
+
+    let mine = store.notifications_of_user(alice.id, 10).await.expect("list");
+    assert_eq!(mine.iter().map(|n| n.dedupe_key.as_str()).collect::<Vec<_>>(), ["fresh", "in-app", "both"]);
+    let both = &mine[2];
+    assert_eq!(both.subject, "subject both", "the first write wins");
+    assert_eq!((both.mail_state, both.mail_next_at, both.created_at), (MailState::Queued, Some(100), 100));
+    assert_eq!((both.email.as_deref(), both.link.as_deref()), (Some("alice@example.com"), Some("/link/both")));
+    assert_eq!(
+        (both.mail_attempts, both.mail_sent_at, both.read_at, both.mail_error.as_deref()),
+        (0, None, None, None)
+    );
+    let in_app = &mine[1];
+    assert_eq!((in_app.mail_state, in_app.mail_next_at, in_app.email.as_deref()), (MailState::None, None, None));
+
+    // A batch naming a missing account writes nothing at all.
+    let bad = [notice("ok", Some(alice.id), None), notice("ghost", Some(999_999), None)];
+    assert_not_found(store.enqueue_notifications(&bad, 400).await);
+    assert_eq!(store.notifications_of_user(alice.id, 10).await.expect("list").len(), 3);
+    assert_eq!(store.enqueue_notifications(&bad[..1], 400).await.expect("the good one alone"), 1);
+    assert_eq!(store.enqueue_notifications(&[], 400).await.expect("nothing"), 0);
+
+    // Only mail waits in the outbox: the mail-only one and "both", due at 100.
+    assert_eq!(store.next_mail_due().await.expect("next"), Some(100));
+    let claimed = store.claim_due_mail(100, 1_000, 10).await.expect("claim");
+    let mut emails: Vec<_> = claimed.iter().map(|c| c.email.as_str()).collect();
+    emails.sort_unstable();
+    assert_eq!(emails, ["alice@example.com", "gate@example.com"]);
+    assert!(store.notification(999_999).await.expect("get").is_none());
+}
+
+async fn notifications_claims_are_exclusive(store: Store) {
+    let batch: Vec<_> = (0..40).map(|i| notice(&format!("m{i}"), None, Some(&format!("u{i}@example.com")))).collect();
+    store.enqueue_notifications(&batch, 100).await.expect("enqueue");
+    assert!(store.claim_due_mail(99, 10_000, 100).await.expect("early").is_empty(), "not due before created");
+
+    // Eight claimers race with the very same lease value; each row goes to exactly one of them.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store.claim_due_mail(200, 60_200, 3).await.expect("claim");
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|c| c.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("claimer"));
+    }
+    let distinct: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 40, "every row claimed once: {all:?}");
+    assert_eq!(distinct.len(), 40);
+
+    // Under the lease nobody else gets them; the claim is visible as mail_next_at.
+    assert!(store.claim_due_mail(60_199, 120_000, 100).await.expect("leased").is_empty());
+    assert_eq!(store.next_mail_due().await.expect("next"), Some(60_200));
+    let first = *distinct.iter().next().expect("one");
+    assert!(store.mark_mail_sent(first, 300).await.expect("sent"));
+    assert!(!store.mark_mail_sent(first, 301).await.expect("sent twice"), "already sent");
+    let sent = store.notification(first).await.expect("get").expect("exists");
+    assert_eq!(
+        (sent.mail_state, sent.mail_sent_at, sent.mail_next_at, sent.mail_attempts),
+        (MailState::Sent, Some(300), None, 1)
+    );
+
+    // A sender that died holding its lease: the rows come back when the lease ends, except the sent one.
+    let again = store.claim_due_mail(60_200, 120_200, 100).await.expect("after the lease");
+    assert_eq!(again.len(), 39);
+    assert!(again.iter().all(|c| c.id != first && c.lease_until == 120_200 && c.attempts == 0));
+    // The old claim's lease is no longer the row's: its failure report is ignored.
+    assert!(!store.mark_mail_failed(again[0].id, 60_200, "late", Some(1)).await.expect("stale"));
+    assert_eq!(store.notification(again[0].id).await.expect("get").expect("row").mail_next_at, Some(120_200));
+}
+
+async fn notifications_retry_and_give_up(store: Store) {
+    store.enqueue_notifications(&[notice("r", None, Some("r@example.com"))], 0).await.expect("enqueue");
+    let claim = store.claim_due_mail(0, 1_000, 10).await.expect("claim").pop().expect("claimed");
+    assert_eq!((claim.attempts, claim.lease_until, claim.email.as_str()), (0, 1_000, "r@example.com"));
+    assert_eq!((claim.subject.as_str(), claim.body.as_str(), claim.created_at), ("subject r", "body r", 0));
+
+    assert!(store.mark_mail_failed(claim.id, 1_000, "connection refused", Some(5_000)).await.expect("failed"));
+    let row = store.notification(claim.id).await.expect("get").expect("row");
+    assert_eq!((row.mail_state, row.mail_attempts, row.mail_next_at), (MailState::Queued, 1, Some(5_000)));
+    assert_eq!(row.mail_error.as_deref(), Some("connection refused"));
+    assert!(store.claim_due_mail(4_999, 10_000, 10).await.expect("too early").is_empty());
+    assert_eq!(store.next_mail_due().await.expect("next"), Some(5_000));
+
+    let claim = store.claim_due_mail(5_000, 6_000, 10).await.expect("retry").pop().expect("claimed again");
+    assert_eq!(claim.attempts, 1);
+    assert!(!store.mark_mail_failed(claim.id, 1_000, "stale", None).await.expect("stale lease"));
+    assert!(store.mark_mail_failed(claim.id, 6_000, "550 no such user", None).await.expect("give up"));
+    let row = store.notification(claim.id).await.expect("get").expect("row");
+    assert_eq!((row.mail_state, row.mail_attempts, row.mail_next_at), (MailState::Failed, 2, None));
+    assert_eq!(row.mail_error.as_deref(), Some("550 no such user"));
+    assert!(store.claim_due_mail(i64::MAX, i64::MAX, 10).await.expect("never").is_empty());
+    assert_eq!(store.next_mail_due().await.expect("next"), None);
+    assert!(!store.mark_mail_failed(claim.id, 6_000, "again", Some(7_000)).await.expect("no longer queued"));
+}
+
+async fn notifications_in_app(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    for (i, at) in [10, 30, 20].into_iter().enumerate() {
+        store.enqueue_notifications(&[notice(&format!("a{i}"), Some(alice.id), None)], at).await.expect("alice");
+    }
+    store.enqueue_notifications(&[notice("b", Some(bob.id), Some("bob@example.com"))], 15).await.expect("bob");
+    store.enqueue_notifications(&[notice("mail", None, Some("x@example.com"))], 15).await.expect("mail only");
+
+    let keys = |ns: Vec<Notification>| ns.into_iter().map(|n| n.dedupe_key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(store.notifications_of_user(alice.id, 10).await.expect("list")),
+        ["a1", "a2", "a0"],
+        "newest first"
+    );
+    assert_eq!(keys(store.notifications_of_user(alice.id, 2).await.expect("list")), ["a1", "a2"]);
+    assert_eq!(keys(store.notifications_of_user(bob.id, 10).await.expect("list")), ["b"]);
+    assert_eq!(store.unread_count(alice.id).await.expect("count"), 3);
+    assert_eq!(store.unread_count(bob.id).await.expect("count"), 1);
+
+    let bobs = store.notifications_of_user(bob.id, 1).await.expect("list").remove(0);
+    assert!(!store.mark_read(alice.id, bobs.id, 50).await.expect("not hers"));
+    assert!(!store.mark_read(alice.id, 999_999, 50).await.expect("unknown"));
+    let newest = store.notifications_of_user(alice.id, 1).await.expect("list").remove(0);
+    assert!(store.mark_read(alice.id, newest.id, 50).await.expect("read"));
+    assert!(!store.mark_read(alice.id, newest.id, 60).await.expect("read twice"));
+    assert_eq!(store.notification(newest.id).await.expect("get").expect("row").read_at, Some(50));
+    assert_eq!(store.unread_count(alice.id).await.expect("count"), 2);
+
+    assert_eq!(store.mark_all_read(alice.id, 70).await.expect("all"), 2);
+    assert_eq!(store.mark_all_read(alice.id, 80).await.expect("all again"), 0);
+    assert_eq!(store.unread_count(alice.id).await.expect("count"), 0);
+    let read_at: Vec<_> =
+        store.notifications_of_user(alice.id, 10).await.expect("list").iter().map(|n| n.read_at).collect();
+    assert_eq!(read_at, [Some(50), Some(70), Some(70)]);
+    assert_eq!(store.unread_count(bob.id).await.expect("count"), 1, "another user's stay unread");
+    assert_eq!(store.unread_count(999_999).await.expect("nobody"), 0);
+}
+
+async fn first_admins_of_org(store: Store) {
+    let acme = org(&store, "acme").await;
+    let mut admins = Vec::new();
+    // Joined in this order (names deliberately not alphabetical); one writer and one reader among them.
+    for (i, n) in ["zed", "yan", "writer", "xia", "wu", "vic", "reader", "uma"].into_iter().enumerate() {
+        let u = user(&store, n).await;
+        let role = match n {
+            "writer" => OrgRole::Write,
+            "reader" => OrgRole::Read,
+            _ => OrgRole::Admin,
+        };
+        store.set_membership(acme.id, u.id, role, 100 + i64::try_from(i).expect("small")).await.expect("join");
+        if role == OrgRole::Admin {
+            admins.push(u.name);
+        }
+    }
+    let first: Vec<_> =
+        store.first_admins_of_org(acme.id, 5).await.expect("admins").into_iter().map(|a| a.name).collect();
+    assert_eq!(first, admins[..5], "the first five admins by when they joined");
+    // A promotion keeps the membership's age: the writer made admin now ranks third.
+    let writer = store.account_by_name("writer").await.expect("get").expect("writer");
+    store.set_membership(acme.id, writer.id, OrgRole::Admin, 10_000).await.expect("promote");
+    let first: Vec<_> =
+        store.first_admins_of_org(acme.id, 3).await.expect("admins").into_iter().map(|a| a.name).collect();
+    assert_eq!(first, ["zed", "yan", "writer"]);
+    assert!(store.first_admins_of_org(999_999, 5).await.expect("no org").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Collections and gating groups
+
+both!(collections_crud, collections_listing_equals_point_checks, collection_items, gating_groups, gating_group_races);
+
+fn new_collection(owner: &Account, title: &str, private: bool) -> NewCollection {
+    let object_id = format!("{:024x}", uuid::Uuid::new_v4().as_u128() >> 32);
+    let slug_title = title.to_ascii_lowercase().replace(' ', "-");
+    NewCollection { object_id, owner_id: owner.id, title: title.into(), slug_title, description: None, private }
+}
+
+async fn collection(store: &Store, owner: &Account, title: &str, private: bool, now: Millis) -> CollectionRecord {
+    store.create_collection(new_collection(owner, title, private), now).await.expect("create collection")
+}
+
+fn new_item(t: ItemType, repo: Option<&RepoRecord>, text: &str) -> NewCollectionItem {
+    NewCollectionItem {
+        object_id: format!("{:024x}", uuid::Uuid::new_v4().as_u128() >> 32),
+        item_type: t,
+        repo_id: repo.map(|r| r.id),
+        text_id: text.into(),
+        note: None,
+    }
+}
+
+async fn add(store: &Store, c: &CollectionRecord, item: NewCollectionItem, now: Millis) -> CollectionItemRecord {
+    store.add_collection_item(c.id, item, now).await.expect("add item").expect("not refused")
+}
+
+fn collections_query(filter: RepoFilter) -> CollectionQuery {
+    CollectionQuery { filter, owners: None, items: None, sort: CollectionSort::LastModified, offset: 0, limit: 1000 }
+}
+
+fn titles(cs: &[CollectionRecord]) -> Vec<&str> {
+    cs.iter().map(|c| c.title.as_str()).collect()
+}
+
+async fn collections_crud(store: Store) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let acme = org(&store, "acme").await;
+
+    let first = collection(&store, &alice, "My Models", false, 10).await;
+    assert_eq!((first.owner_id, first.owner_name.as_str(), first.owner_is_org), (alice.id, "alice", false));
+    assert_eq!(
+        (first.title.as_str(), first.slug_title.as_str(), first.theme.as_str()),
+        ("My Models", "my-models", "default")
+    );
+    assert_eq!((first.position, first.private, first.created_at, first.updated_at), (0, false, 10, 10));
+    assert_eq!(first.gate.mode, None);
+    assert_eq!(first.description, None);
+
+    // Titles are unique per owner, case-insensitively; another owner may use the same.
+    assert_conflict(store.create_collection(new_collection(&alice, " my models ", true), 11).await, "already exists");
+    let bobs = collection(&store, &bob, "My Models", true, 12).await;
+    let second = collection(&store, &alice, "Second", true, 13).await;
+    assert_eq!(second.position, 1, "appended after the owner's others");
+    let mut taken = new_collection(&bob, "Other", false);
+    taken.object_id = first.object_id.clone();
+    assert_conflict(store.create_collection(taken, 14).await, "object id");
+    let ghost = NewCollection { owner_id: 999_999, ..new_collection(&alice, "Ghost", false) };
+    assert_not_found(store.create_collection(ghost, 14).await);
+
+    assert_eq!(store.collection_by_object_id(&first.object_id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.collection_by_object_id("0".repeat(24).as_str()).await.unwrap(), None);
+    assert_eq!(store.collection_by_id(bobs.id).await.unwrap(), Some(bobs.clone()));
+    assert_eq!(store.collection_by_title(alice.id, "MY MODELS").await.unwrap(), Some(first.clone()));
+    assert_eq!(store.collection_by_title(acme.id, "My Models").await.unwrap(), None);
+
+    let u = CollectionUpdate {
+        title: Some(("Renamed".into(), "renamed".into())),
+        description: Some(Some("about".into())),
+        private: Some(true),
+        theme: Some("pink".into()),
+        position: Some(5),
+    };
+    let renamed = store.update_collection(first.id, &u, 20).await.expect("update");
+    assert_eq!(
+        (renamed.title.as_str(), renamed.slug_title.as_str(), renamed.description.as_deref()),
+        ("Renamed", "renamed", Some("about"))
+    );
+    assert_eq!((renamed.private, renamed.theme.as_str(), renamed.position, renamed.updated_at), (true, "pink", 5, 20));
+    assert_eq!((renamed.object_id.as_str(), renamed.created_at), (first.object_id.as_str(), 10));
+    // Only what is given changes.
+    let cleared = store
+        .update_collection(first.id, &CollectionUpdate { description: Some(None), ..Default::default() }, 21)
+        .await
+        .unwrap();
+    assert_eq!((cleared.description, cleared.title.as_str(), cleared.private), (None, "Renamed", true));
+    assert_not_found(store.update_collection(999_999, &CollectionUpdate::default(), 22).await);
+
+    // Listing: by owner, by visibility, newest change first or in the owner's order.
+    let everyone = store.list_collections(&collections_query(everything())).await.unwrap();
+    assert_eq!(titles(&everyone), ["Renamed", "Second", "My Models"]);
+    let public = store.list_collections(&collections_query(public_only())).await.unwrap();
+    assert!(public.is_empty(), "all three are private now: {:?}", titles(&public));
+    let mine = RepoFilter { all: false, private_owners: vec![alice.id] };
+    let q = CollectionQuery { owners: Some(vec![alice.id, bob.id]), ..collections_query(mine) };
+    assert_eq!(titles(&store.list_collections(&q).await.unwrap()), ["Renamed", "Second"]);
+    let q = CollectionQuery {
+        sort: CollectionSort::Position,
+        owners: Some(vec![alice.id]),
+        ..collections_query(everything())
+    };
+    assert_eq!(titles(&store.list_collections(&q).await.unwrap()), ["Second", "Renamed"]);
+    let q = CollectionQuery { owners: Some(vec![]), ..collections_query(everything()) };
+    assert!(store.list_collections(&q).await.unwrap().is_empty());
+    let q = CollectionQuery { offset: 1, limit: 1, ..collections_query(everything()) };
+    assert_eq!(titles(&store.list_collections(&q).await.unwrap()), ["Second"]);
+
+    assert!(store.delete_collection(second.id).await.unwrap());
+    assert!(!store.delete_collection(second.id).await.unwrap());
+    assert_eq!(store.collection_by_id(second.id).await.unwrap(), None);
+    // The title is free again.
+    collection(&store, &alice, "Second", false, 30).await;
+}
+
+/// The listing admits exactly the collections `RepoFilter::admits` would, as for repositories.
+async fn collections_listing_equals_point_checks(store: Store) {
+    let mut owners = Vec::new();
+    for n in ["u0", "u1"] {
+        owners.push(user(&store, n).await);
+    }
+    owners.push(org(&store, "o0").await);
+    let mut all = Vec::new();
+    for (i, owner) in owners.iter().enumerate() {
+        for private in [false, true] {
+            all.push(collection(&store, owner, &format!("c{i}-{private}"), private, i as Millis).await);
+        }
+    }
+    let ids: Vec<AccountId> = owners.iter().map(|o| o.id).collect();
+    for mask in 0..(1 << ids.len()) {
+        for everything in [false, true] {
+            let private_owners: Vec<AccountId> =
+                ids.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, id)| *id).collect();
+            let filter = RepoFilter { all: everything, private_owners };
+            let got = store.list_collections(&collections_query(filter.clone())).await.unwrap();
+            let mut want: Vec<&CollectionRecord> =
+                all.iter().filter(|c| filter.admits(c.owner_id, c.private)).collect();
+            want.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+            assert_eq!(got.iter().collect::<Vec<_>>(), want, "{filter:?}");
+        }
+    }
+}
+
+async fn collection_items(store: Store) {
+    let alice = user(&store, "alice").await;
+    let m = repo(&store, RepoType::Model, &alice, "m", false, 1).await;
+    let d = repo(&store, RepoType::Dataset, &alice, "d", true, 1).await;
+    let s = repo(&store, RepoType::Space, &alice, "s", false, 1).await;
+    let c = collection(&store, &alice, "Stuff", false, 2).await;
+    let other = collection(&store, &alice, "Other", false, 2).await;
+
+    let im = add(&store, &c, new_item(ItemType::Model, Some(&m), ""), 3).await;
+    assert_eq!(
+        (im.item_type, im.position, im.key.clone(), im.note.clone()),
+        (ItemType::Model, 0, format!("repo:{}", m.id), None)
+    );
+    assert_eq!(im.repo.as_ref().map(|r| r.id), Some(m.id));
+    let mut noted = new_item(ItemType::Dataset, Some(&d), "");
+    noted.note = Some("a note".into());
+    let id = add(&store, &c, noted, 4).await;
+    assert_eq!((id.position, id.note.as_deref()), (1, Some("a note")));
+    let is = add(&store, &c, new_item(ItemType::Space, Some(&s), ""), 5).await;
+    let ip = add(&store, &c, new_item(ItemType::Paper, None, "2311.12983"), 6).await;
+    assert_eq!((ip.key.as_str(), ip.repo.is_none(), ip.position), ("2311.12983", true, 3));
+    assert_eq!(store.collection_by_id(c.id).await.unwrap().unwrap().updated_at, 6, "adding touches the collection");
+
+    // Once per collection; a repository may be in any number of collections.
+    assert_conflict(
+        store.add_collection_item(c.id, new_item(ItemType::Model, Some(&m), ""), 7).await.map(|_| ()),
+        "already",
+    );
+    assert_conflict(
+        store.add_collection_item(c.id, new_item(ItemType::Paper, None, "2311.12983"), 7).await.map(|_| ()),
+        "already",
+    );
+    add(&store, &other, new_item(ItemType::Model, Some(&m), ""), 7).await;
+    assert_not_found(store.add_collection_item(999_999, new_item(ItemType::Paper, None, "1"), 7).await.map(|_| ()));
+    let ghost = NewCollectionItem { repo_id: Some(999_999), ..new_item(ItemType::Model, None, "") };
+    assert_not_found(store.add_collection_item(c.id, ghost, 7).await.map(|_| ()));
+
+    let order = |items: Vec<CollectionItemRecord>| -> Vec<(String, i64)> {
+        items.into_iter().filter(|i| i.collection_id == c.id).map(|i| (i.object_id, i.position)).collect()
+    };
+    let items = store.collection_items(&[c.id]).await.unwrap();
+    assert_eq!(items, vec![im.clone(), id.clone(), is.clone(), ip.clone()]);
+
+    // Moving an item shifts the others; a note can be set and removed.
+    let moved = store
+        .update_collection_item(
+            c.id,
+            &ip.object_id,
+            &ItemUpdate { position: Some(0), note: Some(Some("first".into())) },
+            8,
+        )
+        .await
+        .unwrap();
+    assert_eq!((moved.position, moved.note.as_deref()), (0, Some("first")));
+    let want = vec![
+        (ip.object_id.clone(), 0),
+        (im.object_id.clone(), 1),
+        (id.object_id.clone(), 2),
+        (is.object_id.clone(), 3),
+    ];
+    assert_eq!(order(store.collection_items(&[c.id]).await.unwrap()), want);
+    store
+        .update_collection_item(c.id, &im.object_id, &ItemUpdate { position: Some(99), note: Some(None) }, 9)
+        .await
+        .unwrap();
+    let want = vec![
+        (ip.object_id.clone(), 0),
+        (id.object_id.clone(), 1),
+        (is.object_id.clone(), 2),
+        (im.object_id.clone(), 3),
+    ];
+    assert_eq!(order(store.collection_items(&[c.id]).await.unwrap()), want);
+    assert_eq!(store.collection_items(&[c.id]).await.unwrap()[3].note, None);
+    assert_not_found(store.update_collection_item(c.id, "nope", &ItemUpdate::default(), 9).await);
+    assert_not_found(store.update_collection_item(other.id, &ip.object_id, &ItemUpdate::default(), 9).await);
+
+    // Lookups by item.
+    let by_item = |key: ItemKey| CollectionQuery { items: Some(vec![key]), ..collections_query(everything()) };
+    assert_eq!(titles(&store.list_collections(&by_item(ItemKey::Repo(m.id))).await.unwrap()), ["Stuff", "Other"]);
+    assert_eq!(titles(&store.list_collections(&by_item(ItemKey::Repo(s.id))).await.unwrap()), ["Stuff"]);
+    let paper = ItemKey::Text(ItemType::Paper, "2311.12983".into());
+    assert_eq!(titles(&store.list_collections(&by_item(paper)).await.unwrap()), ["Stuff"]);
+    let wrong_type = ItemKey::Text(ItemType::Bucket, "2311.12983".into());
+    assert!(store.list_collections(&by_item(wrong_type)).await.unwrap().is_empty());
+
+    // An item follows its repository's renames and goes with it when deleted.
+    store.move_repo(m.id, alice.id, "renamed", 10).await.unwrap();
+    let items = store.collection_items(&[c.id, other.id]).await.unwrap();
+    assert!(items
+        .iter()
+        .filter(|i| i.key == format!("repo:{}", m.id))
+        .all(|i| i.repo.as_ref().unwrap().name == "renamed"));
+    assert!(store.delete_repo(s.id).await.unwrap());
+    assert_eq!(store.collection_items(&[c.id]).await.unwrap().len(), 3);
+
+    let removed = store.delete_collection_item(c.id, &id.object_id, 11).await.unwrap();
+    assert_eq!(removed.object_id, id.object_id);
+    assert_not_found(store.delete_collection_item(c.id, &id.object_id, 12).await);
+    assert_eq!(store.collection_items(&[c.id]).await.unwrap().len(), 2);
+    // Deleting a collection deletes its items, not the repositories.
+    assert!(store.delete_collection(c.id).await.unwrap());
+    assert!(store.collection_items(&[c.id]).await.unwrap().is_empty());
+    assert!(store.repo_by_id(m.id).await.unwrap().is_some());
+}
+
+async fn gating_groups(store: Store) {
+    use gatehouse_types::{GateMode, NotificationsMode};
+    let alice = user(&store, "alice").await;
+    let acme = org(&store, "acme").await;
+    let m1 = repo(&store, RepoType::Model, &acme, "m1", false, 1).await;
+    let m2 = repo(&store, RepoType::Model, &acme, "m2", true, 1).await;
+    let d1 = repo(&store, RepoType::Dataset, &acme, "d1", false, 1).await;
+    let s1 = repo(&store, RepoType::Space, &acme, "s1", false, 1).await;
+    let foreign = repo(&store, RepoType::Model, &alice, "foreign", false, 1).await;
+    let a = collection(&store, &acme, "Family", false, 2).await;
+    let b = collection(&store, &acme, "Other family", false, 2).await;
+    let regular = collection(&store, &acme, "Regular", false, 2).await;
+    for r in [&m1, &d1] {
+        add(&store, &a, new_item(ItemType::of_repo(r.repo_type), Some(r), ""), 3).await;
+    }
+    add(&store, &a, new_item(ItemType::Space, Some(&s1), ""), 3).await;
+    add(&store, &a, new_item(ItemType::Paper, None, "2311.12983"), 3).await;
+    let fi = add(&store, &a, new_item(ItemType::Model, Some(&foreign), ""), 3).await;
+
+    let manual = GateSettings {
+        mode: Some(GateMode::Manual),
+        notifications_mode: NotificationsMode::Daily,
+        notifications_email: Some("gate@acme.example".into()),
+    };
+    let group_of = |id: i64| {
+        let store = store.clone();
+        async move { store.repo_by_id(id).await.unwrap().unwrap().gating_group_id }
+    };
+
+    // A repository of another owner refuses the whole change.
+    match store.set_collection_gate(a.id, &manual, 4).await.unwrap() {
+        Err(GroupRefusal::ForeignRepo(r)) => assert_eq!(r.id, foreign.id),
+        other => panic!("expected a foreign repository, got {other:?}"),
+    }
+    assert_eq!(store.collection_by_id(a.id).await.unwrap().unwrap().gate.mode, None, "nothing changed");
+    assert_eq!(group_of(m1.id).await, None);
+
+    store.delete_collection_item(a.id, &fi.object_id, 5).await.unwrap();
+    let gated = store.set_collection_gate(a.id, &manual, 6).await.unwrap().expect("gated");
+    assert_eq!((gated.gate.clone(), gated.updated_at), (manual.clone(), 6));
+    assert_eq!((group_of(m1.id).await, group_of(d1.id).await), (Some(a.id), Some(a.id)));
+    assert_eq!(group_of(s1.id).await, None, "spaces are not gated by the group");
+    let m1_now = store.repo_by_id(m1.id).await.unwrap().unwrap();
+    assert_eq!(m1_now.gated, Some(GateMode::Manual), "the group's mode applies");
+    assert_eq!(m1_now.own_gate.mode, None, "the repository's own gate is kept");
+    assert_eq!(store.gating_group_repos(a.id).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [m1.id, d1.id]);
+    // Setting it again (another mode) is fine.
+    let auto = GateSettings { mode: Some(GateMode::Auto), ..manual.clone() };
+    store.set_collection_gate(a.id, &auto, 7).await.unwrap().expect("mode change");
+    assert_eq!(store.repo_by_id(d1.id).await.unwrap().unwrap().gated, Some(GateMode::Auto));
+
+    // A repository stays in any number of regular collections, but in one gating group only.
+    add(&store, &regular, new_item(ItemType::Model, Some(&m1), ""), 8).await;
+    add(&store, &b, new_item(ItemType::Model, Some(&m1), ""), 8).await;
+    add(&store, &b, new_item(ItemType::Model, Some(&m2), ""), 8).await;
+    match store.set_collection_gate(b.id, &auto, 9).await.unwrap() {
+        Err(GroupRefusal::InOtherGroup { repo, group }) => assert_eq!((repo.id, group.id), (m1.id, a.id)),
+        other => panic!("expected another group, got {other:?}"),
+    }
+    assert_eq!(group_of(m2.id).await, None, "a refused change changes nothing");
+    assert_eq!(store.collection_by_id(b.id).await.unwrap().unwrap().gate.mode, None);
+
+    // Adding to a gated collection: the same two rules, and the repository joins.
+    match store.add_collection_item(a.id, new_item(ItemType::Model, Some(&foreign), ""), 10).await.unwrap() {
+        Err(GroupRefusal::ForeignRepo(r)) => assert_eq!(r.id, foreign.id),
+        other => panic!("expected a foreign repository, got {other:?}"),
+    }
+    let i2 = add(&store, &a, new_item(ItemType::Model, Some(&m2), ""), 11).await;
+    assert_eq!(group_of(m2.id).await, Some(a.id));
+    assert_eq!(store.collection_items(&[a.id]).await.unwrap().len(), 5);
+    // Removing it: it leaves the group (and stays in the regular ones).
+    store.delete_collection_item(a.id, &i2.object_id, 12).await.unwrap();
+    assert_eq!(group_of(m2.id).await, None);
+    // m2 is free; m1 still blocks b. Once a stops gating, b can.
+    let off = GateSettings { mode: None, ..auto.clone() };
+    store.set_collection_gate(a.id, &off, 13).await.unwrap().expect("off");
+    assert_eq!((group_of(m1.id).await, group_of(d1.id).await), (None, None));
+    assert_eq!(store.repo_by_id(m1.id).await.unwrap().unwrap().gated, None);
+    store.set_collection_gate(b.id, &auto, 14).await.unwrap().expect("b gated");
+    assert_eq!((group_of(m1.id).await, group_of(m2.id).await), (Some(b.id), Some(b.id)));
+    // Now a (which still holds m1) cannot gate again, and a member of b cannot join a gated collection.
+    match store.set_collection_gate(a.id, &manual, 15).await.unwrap() {
+        Err(GroupRefusal::InOtherGroup { repo, group }) => assert_eq!((repo.id, group.id), (m1.id, b.id)),
+        other => panic!("expected another group, got {other:?}"),
+    }
+    let c = collection(&store, &acme, "Datasets", false, 15).await;
+    add(&store, &c, new_item(ItemType::Dataset, Some(&d1), ""), 15).await;
+    store.set_collection_gate(c.id, &manual, 15).await.unwrap().expect("c gated");
+    match store.add_collection_item(c.id, new_item(ItemType::Model, Some(&m2), ""), 16).await.unwrap() {
+        Err(GroupRefusal::InOtherGroup { repo, group }) => assert_eq!((repo.id, group.id), (m2.id, b.id)),
+        other => panic!("expected another group, got {other:?}"),
+    }
+    assert_eq!(store.collection_items(&[c.id]).await.unwrap().len(), 1, "nothing added");
+    // Deleting a gating group frees its repositories.
+    assert!(store.delete_collection(b.id).await.unwrap());
+    assert_eq!((group_of(m1.id).await, group_of(m2.id).await), (None, None));
+    assert_not_found(store.set_collection_gate(b.id, &auto, 17).await.map(|_| ()));
+}
+
+/// Two collections racing to gate the same repository: exactly one wins, and the repository is its.
+async fn gating_group_races(store: Store) {
+    use gatehouse_types::{GateMode, NotificationsMode};
+    let acme = org(&store, "acme").await;
+    let auto = GateSettings {
+        mode: Some(GateMode::Auto),
+        notifications_mode: NotificationsMode::RealTime,
+        notifications_email: None,
+    };
+    let off = GateSettings { mode: None, ..auto.clone() };
+    let r = repo(&store, RepoType::Model, &acme, "shared", false, 1).await;
+    let x = collection(&store, &acme, "X", false, 1).await;
+    let y = collection(&store, &acme, "Y", false, 1).await;
+    for c in [&x, &y] {
+        add(&store, c, new_item(ItemType::Model, Some(&r), ""), 1).await;
+    }
+    for round in 0..10 {
+        let (a, b) = tokio::join!(store.set_collection_gate(x.id, &auto, 2), store.set_collection_gate(y.id, &auto, 2));
+        let (a, b) = (a.expect("x"), b.expect("y"));
+        assert!(a.is_ok() != b.is_ok(), "round {round}: exactly one wins ({a:?}, {b:?})");
+        let winner = if a.is_ok() { x.id } else { y.id };
+        assert_eq!(store.repo_by_id(r.id).await.unwrap().unwrap().gating_group_id, Some(winner));
+        store.set_collection_gate(winner, &off, 3).await.unwrap().expect("off");
+    }
 }

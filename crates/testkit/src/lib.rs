@@ -9,6 +9,7 @@ use gatehouse_store::Store;
 use sqlx::{AnyConnection, Connection, Executor};
 use std::sync::Arc;
 
+pub mod smtp;
 pub mod xet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +81,19 @@ impl Drop for TestDb {
 pub struct TestOptions {
     pub http: HttpConfig,
     pub accounts: gatehouse_core::sessions::AccountsConfig,
+    /// Mail is off by default; the mailer is not started either way (tests run `notify::run_mailer`).
+    pub mail: gatehouse_core::notify::MailConfig,
     pub app: fn(Arc<Hub>, HttpConfig) -> axum::Router,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
-        TestOptions { http: HttpConfig::default(), accounts: Default::default(), app: gatehouse_http::router }
+        TestOptions {
+            http: HttpConfig::default(),
+            accounts: Default::default(),
+            mail: Default::default(),
+            app: gatehouse_http::router,
+        }
     }
 }
 
@@ -111,7 +119,7 @@ impl TestApp {
     }
 
     pub async fn start_custom(backend: Backend, opts: TestOptions) -> TestApp {
-        let TestOptions { http, accounts, app } = opts;
+        let TestOptions { http, accounts, mail, app } = opts;
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::new(backend, dir.path()).await;
         let store = Store::connect(&db.url).await.expect("connect");
@@ -123,6 +131,7 @@ impl TestApp {
             signing_key: b"test-signing-key".to_vec(),
             xet: Default::default(),
             accounts,
+            mail,
         };
         let hub = Hub::new(config, store, git, blobs);
         let app = app(hub.clone(), http).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -132,6 +141,11 @@ impl TestApp {
             let _ = axum::serve(listener, app).await;
         });
         TestApp { base, hub, client: reqwest::Client::new(), backend, server, _db: db, dir }
+    }
+
+    /// The database this app runs on (for a second `Hub` on it, as another server process would be).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
     }
 
     pub fn url(&self, path: &str) -> String {

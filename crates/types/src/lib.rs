@@ -11,7 +11,7 @@ mod repo;
 pub use error::{Error, ErrorCode, Result};
 pub use names::{AccountName, RESERVED_NAMES};
 pub use path::RepoPath;
-pub use repo::{GateMode, RepoId, RepoType, Revision, Visibility};
+pub use repo::{GateMode, NotificationsMode, RepoId, RepoType, RequestStatus, Revision, Visibility};
 
 /// Files larger than this go to LFS whatever their content (the Hub's threshold, 10 MiB).
 pub const LFS_SIZE_THRESHOLD: u64 = 10 * 1024 * 1024;

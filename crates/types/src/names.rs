@@ -32,6 +32,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     "blog",
     "buckets",
     "papers",
+    "notifications",
 ];
 
 /// A validated user or organization name: `[A-Za-z0-9_.-]{1,96}`, no `--` or `..`, not starting or

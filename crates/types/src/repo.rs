@@ -146,6 +146,62 @@ impl GateMode {
     }
 }
 
+/// How often the owners of a gated repository hear of new access requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationsMode {
+    /// One message per new pending request.
+    RealTime,
+    /// One digest per gate and day.
+    Daily,
+}
+
+impl NotificationsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationsMode::RealTime => "real-time",
+            NotificationsMode::Daily => "daily",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "real-time" => Ok(NotificationsMode::RealTime),
+            "daily" => Ok(NotificationsMode::Daily),
+            other => Err(Error::bad_request(format!(
+                "Invalid notifications mode '{other}': expected \"real-time\" or \"daily\""
+            ))),
+        }
+    }
+}
+
+/// Where an access request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestStatus {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl RequestStatus {
+    pub const ALL: [RequestStatus; 3] = [RequestStatus::Pending, RequestStatus::Accepted, RequestStatus::Rejected];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Accepted => "accepted",
+            RequestStatus::Rejected => "rejected",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "pending" => Ok(RequestStatus::Pending),
+            "accepted" => Ok(RequestStatus::Accepted),
+            "rejected" => Ok(RequestStatus::Rejected),
+            other => Err(Error::bad_request(format!(
+                "Invalid status '{other}': expected \"pending\", \"accepted\" or \"rejected\""
+            ))),
+        }
+    }
+}
+
 /// A revision as the caller wrote it (already percent-decoded): a branch, a tag, `refs/…` or a commit id.
 /// Resolution against a repository happens in the git crate; this only refuses what can never be valid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

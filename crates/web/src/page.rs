@@ -14,6 +14,8 @@ pub struct Chrome {
     pub csrf: String,
     /// The search box's current text.
     pub search: String,
+    /// The signed-in user's unread notifications.
+    pub unread: i64,
 }
 
 impl Chrome {
@@ -23,11 +25,21 @@ impl Chrome {
             user: viewer.signed_in().map(|u| u.name.clone()),
             csrf: viewer.csrf.clone(),
             search: String::new(),
+            unread: viewer.unread_notifications,
         }
     }
     /// For pages rendered without a viewer (errors).
     pub fn bare(title: impl Into<String>) -> Chrome {
-        Chrome { title: title.into(), user: None, csrf: String::new(), search: String::new() }
+        Chrome { title: title.into(), user: None, csrf: String::new(), search: String::new(), unread: 0 }
+    }
+
+    /// The header's count: `3`, or `99+`.
+    pub fn unread_label(&self) -> String {
+        if self.unread > 99 {
+            "99+".into()
+        } else {
+            self.unread.to_string()
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use gatehouse_authz::Subject;
+use gatehouse_core::notify;
 use gatehouse_core::sessions::{self, SessionState};
 use gatehouse_http::auth::{cookie_value, SESSION_COOKIE};
 use gatehouse_http::AppState;
@@ -37,6 +38,8 @@ pub struct Viewer {
     pub client: Option<String>,
     /// Cookies must be `Secure` (the hub is served over https).
     pub secure: bool,
+    /// The signed-in user's unread notifications (for the header).
+    pub unread_notifications: i64,
 }
 
 impl Viewer {
@@ -97,11 +100,20 @@ impl FromRequestParts<AppState> for Viewer {
             csrf: String::new(),
             client,
             secure: secure(state),
+            unread_notifications: 0,
         };
         let mut binding = cookie_value(&parts.headers, ANON_COOKIE).unwrap_or_default();
         if let Some(secret) = cookie_value(&parts.headers, SESSION_COOKIE) {
             match sessions::authenticate(hub, &secret).await.map_err(PageError::from)? {
                 SessionState::Active { subject, user } => {
+                    // One indexed count; a failure costs the badge, not the page.
+                    viewer.unread_notifications = match notify::unread_count(hub, user.id).await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e.message, "cannot count unread notifications");
+                            0
+                        }
+                    };
                     viewer.subject = subject;
                     viewer.user = Some(user);
                     binding = secret.clone();

@@ -1,150 +1,15 @@
 //! The web pages in-process, on both databases: each page's HTML (by selector) and its access rules,
 //! sessions and CSRF, sign-up modes, tokens, two-factor sign-in, repository pages and settings.
 
-use base64::Engine;
+mod support;
+
 use gatehouse_authz::{Action, OrgRole};
 use gatehouse_core::sessions::{AccountsConfig, SignupMode};
 use gatehouse_testkit::{Backend, TestApp, TestOptions, BACKENDS};
 use gatehouse_web::{table, PageAccess};
 use reqwest::StatusCode;
-use scraper::{Html, Selector};
 use serde_json::json;
-
-// ---- a small browser: cookies, forms, pages parsed as HTML -------------------------------------------
-
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    headers: reqwest::header::HeaderMap,
-    html: Html,
-}
-
-impl Page {
-    fn all(&self, css: &str) -> Vec<String> {
-        let sel = Selector::parse(css).unwrap();
-        self.html.select(&sel).map(|e| e.text().collect::<String>().trim().to_string()).collect()
-    }
-    fn text(&self, css: &str) -> String {
-        self.all(css).into_iter().next().unwrap_or_else(|| panic!("no element matches {css}"))
-    }
-    fn has(&self, css: &str) -> bool {
-        !self.all(css).is_empty()
-    }
-    fn attr(&self, css: &str, attr: &str) -> String {
-        let sel = Selector::parse(css).unwrap();
-        let el = self.html.select(&sel).next().unwrap_or_else(|| panic!("no element matches {css}"));
-        el.value().attr(attr).unwrap_or_else(|| panic!("{css} has no {attr}")).to_string()
-    }
-    /// The CSRF token of the page's forms.
-    fn csrf(&self) -> String {
-        self.attr("input[name=csrf]", "value")
-    }
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        let client =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { client, base: app.base.clone() }
-    }
-
-    async fn page(resp: reqwest::Response) -> Page {
-        let status = resp.status();
-        let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_string());
-        let headers = resp.headers().clone();
-        let body = resp.text().await.unwrap();
-        Page { status, location, headers, html: Html::parse_document(&body) }
-    }
-
-    async fn get(&self, path: &str) -> Page {
-        Self::page(self.client.get(format!("{}{path}", self.base)).header("accept", "text/html").send().await.unwrap())
-            .await
-    }
-
-    /// Posts a form as a browser would (with an `Origin` of this site).
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let resp = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("accept", "text/html")
-            .header("origin", &self.base)
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
-        Self::page(resp).await
-    }
-
-    /// Fetches `form_page`, then posts `fields` with its CSRF token to `action`.
-    async fn submit(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
-        let csrf = self.get(form_page).await.csrf();
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(fields);
-        self.post(action, &all).await
-    }
-
-    async fn sign_in(&self, login: &str, password: &str) -> Page {
-        self.submit("/login", "/login", &[("login", login), ("password", password), ("next", "/")]).await
-    }
-}
-
-async fn start(backend: Backend, signup: SignupMode) -> TestApp {
-    let accounts = AccountsConfig { signup, ..Default::default() };
-    TestApp::start_custom(backend, TestOptions { accounts, app: gatehouse_web::app, ..Default::default() }).await
-}
-
-/// A user with a password, signed in in a browser of their own.
-async fn signed_in(app: &TestApp, name: &str) -> Browser {
-    let req = gatehouse_core::accounts::NewUserRequest {
-        name,
-        email: &format!("{name}@example.com"),
-        full_name: None,
-        password: Some("correct horse battery"),
-        site_admin: false,
-    };
-    gatehouse_core::accounts::create_user(&app.hub, req).await.unwrap();
-    let b = Browser::new(app);
-    let p = b.sign_in(name, "correct horse battery").await;
-    assert_eq!(p.status, StatusCode::SEE_OTHER, "sign-in of {name}");
-    b
-}
-
-async fn api_token(app: &TestApp, user: &str) -> String {
-    app.token(user, gatehouse_authz::TokenRole::Write).await
-}
-
-async fn create_repo(app: &TestApp, token: &str, name: &str, kind: &str, private: bool) {
-    let body = json!({"name": name, "type": kind, "private": private});
-    let r = app.client.post(app.url("/api/repos/create")).bearer_auth(token).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 200, "create {name}");
-}
-
-/// Commits text files through the API, as huggingface_hub does.
-async fn commit(app: &TestApp, token: &str, repo: &str, files: &[(&str, &[u8])], summary: &str) {
-    let mut body = json!({"key": "header", "value": {"summary": summary, "description": ""}}).to_string();
-    for (path, content) in files {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(content);
-        body.push('\n');
-        body.push_str(
-            &json!({"key": "file", "value": {"path": path, "content": b64, "encoding": "base64"}}).to_string(),
-        );
-    }
-    let r = app
-        .client
-        .post(app.url(&format!("/api/models/{repo}/commit/main")))
-        .bearer_auth(token)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "commit to {repo}: {}", r.text().await.unwrap());
-}
+use support::*;
 
 // ---- the page table ---------------------------------------------------------------------------------
 
@@ -182,6 +47,9 @@ fn page_table_is_fully_declared() {
         ("POST", "/organizations/new", User),
         ("GET", "/organizations/{ns}/members", Org(Action::OrgManageMembers)),
         ("POST", "/organizations/{ns}/members", Org(Action::OrgManageMembers)),
+        ("GET", "/notifications", User),
+        ("POST", "/notifications/read-all", User),
+        ("POST", "/notifications/{id}/read", User),
         ("GET", "/{ns}", Public),
     ]
     .into_iter()
@@ -200,6 +68,10 @@ fn page_table_is_fully_declared() {
             ("POST", "/{ns}/{name}/settings/visibility", Repo(Action::RepoManage)),
             ("POST", "/{ns}/{name}/settings/move", Repo(Action::RepoManage)),
             ("POST", "/{ns}/{name}/settings/delete", Repo(Action::RepoManage)),
+            ("POST", "/{ns}/{name}/ask-access", Repo(Action::RepoRead)),
+            ("POST", "/{ns}/{name}/settings/gating", Repo(Action::RepoManage)),
+            ("GET", "/{ns}/{name}/settings/access-requests", Repo(Action::RepoManage)),
+            ("POST", "/{ns}/{name}/settings/access-requests", Repo(Action::RepoManage)),
         ] {
             expected.push((m.to_string(), format!("{prefix}{p}"), a));
         }

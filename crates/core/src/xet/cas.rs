@@ -263,7 +263,7 @@ pub async fn upload_shard(hub: &Hub, grant: &Grant, body: Bytes) -> Result<bool>
 async fn readable_file_using(hub: &Hub, subject: &Subject, xorb: &str) -> Result<Option<String>> {
     for (file, repo_id) in hub.store.files_using_xorb(xorb, DEDUP_REPO_SCAN).await? {
         if let Some(repo) = hub.store.repo_by_id(repo_id).await? {
-            if check_repo(subject, Action::RepoDownload, &repo).is_ok() {
+            if check_repo(hub, subject, Action::RepoDownload, &repo).await.is_ok() {
                 return Ok(Some(file));
             }
         }

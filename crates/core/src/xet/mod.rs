@@ -181,7 +181,7 @@ pub async fn authorize(hub: &Hub, bearer: Option<&str>, need: Scope) -> Result<(
         Scope::Read => Action::RepoDownload,
         Scope::Write => Action::RepoWrite,
     };
-    check_repo(&subject, action, &repo).map_err(|_| denied())?;
+    check_repo(hub, &subject, action, &repo).await.map_err(|_| denied())?;
     Ok((grant, subject, repo))
 }
 

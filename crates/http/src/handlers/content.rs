@@ -15,7 +15,7 @@ use gatehouse_types::{Error, RepoPath, Revision};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-fn paged<T: serde::Serialize>(
+pub(crate) fn paged<T: serde::Serialize>(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod commit;
 pub mod content;
+pub mod gating;
 pub mod git;
 pub mod lfs;
 pub mod ops;

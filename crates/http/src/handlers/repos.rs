@@ -11,9 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_authz::Action;
 use gatehouse_core::content::read::{self, RepoSummary};
+use gatehouse_core::gating::{self, GateUpdate};
 use gatehouse_core::repos::{self, CreateOutcome, CreateRepo, ListRequest};
 use gatehouse_store::{RepoRecord, RepoSort};
-use gatehouse_types::{Error, GateMode, RepoId, RepoType, Visibility};
+use gatehouse_types::{Error, GateMode, NotificationsMode, RepoId, RepoType, Visibility};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -118,13 +119,24 @@ pub async fn rename(State(state): State<AppState>, caller: Caller, body: Body) -
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SettingsBody {
     private: Option<bool>,
     visibility: Option<String>,
     gated: Option<Value>,
+    gated_notifications_mode: Option<String>,
+    /// A string, or null for the default recipients.
+    #[serde(default, deserialize_with = "present")]
+    gated_notifications_email: Option<Option<String>>,
 }
 
-/// `PUT /api/{type}s/{repo}/settings`.
+/// Tells an explicit `null` (Some(None)) from an absent key (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `PUT /api/{type}s/{repo}/settings`: visibility, and the gate (`gated`, `gatedNotificationsMode`,
+/// `gatedNotificationsEmail`).
 pub async fn settings(
     State(state): State<AppState>,
     Path(p): Path<RepoParams>,
@@ -133,36 +145,26 @@ pub async fn settings(
 ) -> ApiResult<Json<Value>> {
     let r = p.repo()?;
     let b: SettingsBody = json_body(body).await?;
-    let gated = match &b.gated {
-        None => None,
-        Some(Value::Bool(false)) => Some(None),
-        Some(Value::String(mode)) => Some(Some(GateMode::parse(mode)?)),
-        Some(other) => {
-            return Err(Error::bad_request(format!(
-                "Invalid gated value {other}: expected \"auto\", \"manual\" or false"
-            ))
-            .into())
-        }
+    let gate = GateUpdate {
+        mode: match &b.gated {
+            None => None,
+            Some(Value::Bool(false)) => Some(None),
+            Some(Value::String(mode)) => Some(Some(GateMode::parse(mode)?)),
+            Some(other) => {
+                return Err(Error::bad_request(format!(
+                    "Invalid gated value {other}: expected \"auto\", \"manual\" or false"
+                ))
+                .into())
+            }
+        },
+        notifications_mode: b.gated_notifications_mode.as_deref().map(NotificationsMode::parse).transpose()?,
+        notifications_email: b.gated_notifications_email,
     };
     let vis = visibility(b.private, b.visibility.as_deref())?;
-    if let Some(g) = gated {
-        repos::set_gated(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, g).await?;
-    }
-    match vis {
-        Some(v) => repos::set_visibility(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, v).await?,
-        // Still a managed action: callers without the right learn nothing.
-        None if gated.is_some() => {}
-        None => {
-            gatehouse_core::access::authorize_repo(
-                &state.hub,
-                &caller.subject,
-                r.repo_type,
-                &r.ns,
-                &r.name,
-                Action::RepoManage,
-            )
-            .await?;
-        }
+    // Checked before anything changes, so a bad value never leaves half a change behind.
+    gating::update_settings(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, gate).await?;
+    if let Some(v) = vis {
+        repos::set_visibility(&state.hub, &caller.subject, r.repo_type, &r.ns, &r.name, v).await?;
     }
     Ok(Json(json!({})))
 }

@@ -5,7 +5,8 @@
 use crate::csrf::CsrfForm;
 use crate::forms::FormState;
 use crate::page::{html, html_status, see_other, Chrome, PageError};
-use crate::pages::repo::{load, RepoHead};
+use crate::pages::gating::{settings_view, GateSettingsView};
+use crate::pages::repo::{load, Repo, RepoHead};
 use crate::session::Viewer;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -139,12 +140,47 @@ pub async fn create_repo(
 
 #[derive(Template)]
 #[template(path = "repo/settings.html")]
-struct SettingsPage {
+pub(crate) struct SettingsPage {
     chrome: Chrome,
     repo: RepoHead,
     private: bool,
     rename: FormState,
     delete: FormState,
+    gate: GateSettingsView,
+}
+
+/// The settings page with the forms as given (a refused form shows its errors).
+async fn settings_with(
+    state: &AppState,
+    viewer: &Viewer,
+    repo: Repo,
+    rename: FormState,
+    delete: FormState,
+    gate: FormState,
+) -> Result<SettingsPage, PageError> {
+    if !repo.head.can_manage {
+        // Someone who may see the repository but not manage it: forbidden, not hidden.
+        return Err(Error::forbidden("Only the repository's admins can change its settings.").into());
+    }
+    Ok(SettingsPage {
+        chrome: Chrome::new(viewer, format!("Settings of {}", repo.head.id)),
+        private: repo.record.private,
+        rename,
+        delete,
+        gate: settings_view(state, &repo, gate).await?,
+        repo: repo.head,
+    })
+}
+
+/// The settings page after a refused gate form.
+pub(crate) async fn settings_page(
+    state: &AppState,
+    viewer: &Viewer,
+    repo: Repo,
+    gate: FormState,
+) -> Result<SettingsPage, PageError> {
+    let rename = FormState::new().with_value("new_id", &repo.head.id);
+    settings_with(state, viewer, repo, rename, FormState::new(), gate).await
 }
 
 pub async fn settings(
@@ -155,18 +191,7 @@ pub async fn settings(
     name: String,
 ) -> Result<Response, PageError> {
     let repo = load(&state, &viewer, t, &ns, &name, "settings").await?;
-    if !repo.head.can_manage {
-        // Someone who may see the repository but not manage it: forbidden, not hidden.
-        return Err(Error::forbidden("Only the repository's admins can change its settings.").into());
-    }
-    let rename = FormState::new().with_value("new_id", &repo.head.id);
-    Ok(html(&SettingsPage {
-        chrome: Chrome::new(&viewer, format!("Settings of {}", repo.head.id)),
-        private: repo.record.private,
-        rename,
-        delete: FormState::new(),
-        repo: repo.head,
-    }))
+    Ok(html(&settings_page(&state, &viewer, repo, FormState::new()).await?))
 }
 
 #[derive(Deserialize)]
@@ -225,13 +250,7 @@ pub async fn move_repo(
         Some(Err(e)) => rename.set_error("new_id", e.message),
         None => rename.set_error("new_id", "Write the new name as owner/name"),
     }
-    let page = SettingsPage {
-        chrome: Chrome::new(&viewer, format!("Settings of {}", repo.head.id)),
-        private: repo.record.private,
-        rename,
-        delete: FormState::new(),
-        repo: repo.head,
-    };
+    let page = settings_with(&state, &viewer, repo, rename, FormState::new(), FormState::new()).await?;
     Ok(html_status(StatusCode::BAD_REQUEST, &page))
 }
 
@@ -254,13 +273,8 @@ pub async fn delete_repo(
     if form.confirm.trim() != repo.head.id {
         let mut delete = FormState::new().with_value("confirm", &form.confirm);
         delete.set_error("confirm", format!("Type {} to confirm", repo.head.id));
-        let page = SettingsPage {
-            chrome: Chrome::new(&viewer, format!("Settings of {}", repo.head.id)),
-            private: repo.record.private,
-            rename: FormState::new().with_value("new_id", &repo.head.id),
-            delete,
-            repo: repo.head,
-        };
+        let rename = FormState::new().with_value("new_id", &repo.head.id);
+        let page = settings_with(&state, &viewer, repo, rename, delete, FormState::new()).await?;
         return Ok(html_status(StatusCode::BAD_REQUEST, &page));
     }
     repos::delete(&state.hub, &viewer.subject, t, repo.ns(), repo.name()).await?;

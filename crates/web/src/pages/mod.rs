@@ -4,16 +4,19 @@
 mod auth;
 mod browse;
 mod diff;
+mod gating;
 mod manage;
+mod notifications;
 mod repo;
 mod settings;
 
 use crate::assets;
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
-use axum::Router;
+use axum::{Extension, Router};
 use gatehouse_authz::Action;
 use gatehouse_http::AppState;
+use gatehouse_types::RepoType;
 
 /// Who may use a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,10 +76,13 @@ pub fn table() -> Vec<PageRoute> {
         page(M::POST, "/organizations/new", User, post(manage::create_org)),
         page(M::GET, "/organizations/{ns}/members", Org(Action::OrgManageMembers), get(manage::members)),
         page(M::POST, "/organizations/{ns}/members", Org(Action::OrgManageMembers), post(manage::change_member)),
+        page(M::GET, "/notifications", User, get(notifications::list)),
+        page(M::POST, "/notifications/read-all", User, post(notifications::read_all)),
+        page(M::POST, "/notifications/{id}/read", User, post(notifications::read_one)),
         page(M::GET, "/{ns}", Public, get(browse::account)),
     ];
     macro_rules! repo_pages {
-        ($prefix:literal, $pages:ident, $settings:ident) => {
+        ($prefix:literal, $pages:ident, $settings:ident, $t:expr) => {
             routes.extend([
                 page(M::GET, concat!($prefix, "/{ns}/{name}"), Repo(Action::RepoRead), get(repo::$pages::card)),
                 page(
@@ -135,10 +141,41 @@ pub fn table() -> Vec<PageRoute> {
                     post(manage::$settings::delete),
                 ),
             ]);
+            // Gated repositories: the request form and the owners' review.
+            let typed = || Extension($t);
+            let gate = [
+                (
+                    M::POST,
+                    concat!($prefix, "/{ns}/{name}/ask-access"),
+                    Repo(Action::RepoRead),
+                    post(gating::ask_access),
+                ),
+                (
+                    M::POST,
+                    concat!($prefix, "/{ns}/{name}/settings/gating"),
+                    Repo(Action::RepoManage),
+                    post(gating::save_settings),
+                ),
+                (
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/settings/access-requests"),
+                    Repo(Action::RepoManage),
+                    get(gating::review),
+                ),
+                (
+                    M::POST,
+                    concat!($prefix, "/{ns}/{name}/settings/access-requests"),
+                    Repo(Action::RepoManage),
+                    post(gating::decide),
+                ),
+            ];
+            routes.extend(
+                gate.into_iter().map(|(m, path, access, handler)| page(m, path, access, handler.layer(typed()))),
+            );
         };
     }
-    repo_pages!("", model, model);
-    repo_pages!("/datasets", dataset, dataset);
+    repo_pages!("", model, model, RepoType::Model);
+    repo_pages!("/datasets", dataset, dataset, RepoType::Dataset);
     routes
 }
 

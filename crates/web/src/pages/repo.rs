@@ -5,6 +5,7 @@
 use crate::format;
 use crate::page::{html, html_status, Chrome, PageError};
 use crate::pages::browse::kind_label;
+use crate::pages::gating::{gate_view, GateView};
 use crate::session::Viewer;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -19,6 +20,7 @@ use gatehouse_render::CardLinks;
 use gatehouse_store::RepoRecord;
 use gatehouse_types::{ErrorCode, RepoPath, RepoType, Revision};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 /// Text files up to this size are shown in the page.
 const MAX_PREVIEW: u64 = 1 << 20;
@@ -54,8 +56,8 @@ impl Repo {
     }
 }
 
-fn allowed(subject: &Subject, action: Action, r: &RepoRecord) -> bool {
-    check_repo(subject, action, r).is_ok()
+async fn allowed(state: &AppState, subject: &Subject, action: Action, r: &RepoRecord) -> bool {
+    check_repo(&state.hub, subject, action, r).await.is_ok()
 }
 
 /// Loads a repository the viewer may see (404 otherwise, exactly as for a missing one).
@@ -76,7 +78,7 @@ pub async fn load(
         base: format!("/{}{}/{}", t.url_prefix(), record.owner_name, record.name),
         private: record.private,
         gated: record.gated.is_some(),
-        can_manage: allowed(&viewer.subject, Action::RepoManage, &record),
+        can_manage: allowed(state, &viewer.subject, Action::RepoManage, &record).await,
         tab,
     };
     Ok(Repo { record, head, t })
@@ -90,7 +92,7 @@ fn revision(rev: &str) -> Result<Revision, PageError> {
 
 #[derive(Template)]
 #[template(path = "repo/card.html")]
-struct CardPage {
+pub(crate) struct CardPage {
     chrome: Chrome,
     repo: RepoHead,
     card_html: String,
@@ -101,7 +103,7 @@ struct CardPage {
     updated: String,
     python: String,
     git_clone: String,
-    gate_closed: bool,
+    gate: Option<GateView>,
 }
 
 pub async fn card(
@@ -112,8 +114,24 @@ pub async fn card(
     ns: String,
     name: String,
 ) -> Result<Response, PageError> {
-    let hub = &state.hub;
     let repo = load(&state, &viewer, t, &ns, &name, "card").await?;
+    let none = HashMap::new();
+    Ok(html(&card_page(&state, &viewer, &headers, repo, &none, &none, String::new()).await?))
+}
+
+/// The card page; for a gated repository with the request form filled with `values` and `errors` (by
+/// field name) and an `error` about the whole request.
+pub(crate) async fn card_page(
+    state: &AppState,
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    repo: Repo,
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    error: String,
+) -> Result<CardPage, PageError> {
+    let hub = &state.hub;
+    let t = repo.t;
     let main = revision("main")?;
     let info = read::repo_info(hub, &viewer.subject, t, repo.ns(), repo.name(), &main, true).await?;
     let readme_path = RepoPath::parse("README.md")?;
@@ -129,7 +147,7 @@ pub async fn card(
     };
     let card_html =
         readme.as_deref().map(|text| gatehouse_render::markdown(gatehouse_render::split_front_matter(text).1, &links));
-    let origin = gatehouse_http::params::base_url(&state, &headers);
+    let origin = gatehouse_http::params::base_url(state, headers);
     let id = repo.head.id.clone();
     let type_arg = match t {
         RepoType::Model => String::new(),
@@ -139,9 +157,9 @@ pub async fn card(
         "# export HF_ENDPOINT={origin}\nfrom huggingface_hub import snapshot_download\n\npath = snapshot_download(\"{id}\"{type_arg})"
     );
     let git_clone = format!("git clone {}", gatehouse_http::params::repo_url(&origin, t, repo.ns(), repo.name()));
-    let gate_closed = repo.head.gated && !allowed(&viewer.subject, Action::RepoDownload, &repo.record);
-    Ok(html(&CardPage {
-        chrome: Chrome::new(&viewer, id),
+    let gate = gate_view(state, viewer, &repo, values, errors, error).await?;
+    Ok(CardPage {
+        chrome: Chrome::new(viewer, id),
         has_card: card_html.is_some(),
         card_html: card_html.unwrap_or_default(),
         tags: info.summary.tags.clone(),
@@ -150,9 +168,9 @@ pub async fn card(
         updated: format::iso_date(&info.summary.last_modified),
         python,
         git_clone,
-        gate_closed,
+        gate,
         repo: repo.head,
-    }))
+    })
 }
 
 // ---- files and versions -----------------------------------------------------------------------------

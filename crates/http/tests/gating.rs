@@ -1,0 +1,342 @@
+//! Gated repositories over HTTP, in-process on both databases: the gate's settings, enforcement on every
+//! content route, requests through the form, the owners' review, the report, pagination and the log.
+
+use gatehouse_authz::{OrgRole, TokenRole};
+use gatehouse_store::{Gate, GatingStore};
+use gatehouse_testkit::{TestApp, BACKENDS};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const CARD: &str =
+    "---\nextra_gated_fields:\n  Company: text\n  Date: date_picker\n  I agree: checkbox\n---\n# Gated\n";
+const NDJSON_HEADER: &str = r#"{"key":"header","value":{"summary":"files","description":""}}"#;
+
+struct World {
+    app: TestApp,
+    alice: String,
+    bob: String,
+    carol: String,
+}
+
+async fn call(
+    app: &TestApp,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, String, Value) {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let code = resp.headers().get("x-error-code").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let text = resp.text().await.unwrap();
+    (status, code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn world(backend: gatehouse_testkit::Backend, kind: &str, mode: &str) -> World {
+    let app = TestApp::start(backend).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let carol = app.user("carol").await;
+    let (s, _, _) =
+        call(&app, Some(&alice), reqwest::Method::POST, "/api/repos/create", Some(json!({"name": "g", "type": kind})))
+            .await;
+    assert_eq!(s, 200);
+    let file = |path: &str, content: &[u8]| {
+        use base64::Engine;
+        json!({"key": "file", "value": {"path": path, "content": base64::engine::general_purpose::STANDARD.encode(content), "encoding": "base64"}}).to_string()
+    };
+    let body = format!(
+        "{NDJSON_HEADER}\n{}\n{}\n",
+        file("README.md", CARD.as_bytes()),
+        file("weights.txt", b"secret weights")
+    );
+    let r = app
+        .client
+        .post(app.url(&format!("/api/{kind}s/alice/g/commit/main")))
+        .bearer_auth(&alice)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, _, _) = call(
+        &app,
+        Some(&alice),
+        reqwest::Method::PUT,
+        &format!("/api/{kind}s/alice/g/settings"),
+        Some(json!({"gated": mode})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    World { app, alice, bob, carol }
+}
+
+fn resolve(kind: &str) -> String {
+    let prefix = if kind == "dataset" { "/datasets" } else { "" };
+    format!("{prefix}/alice/g/resolve/main/weights.txt")
+}
+
+const ANSWERS: &str = r#"{"fields": {"Company": "Bobco", "Date": "2024-05-01", "I agree": true}}"#;
+
+fn answers() -> Value {
+    serde_json::from_str(ANSWERS).unwrap()
+}
+
+#[tokio::test]
+async fn settings_round_trip_and_bad_values_change_nothing() {
+    for backend in BACKENDS {
+        let w = world(backend, "model", "manual").await;
+        let put = |body: Value| {
+            call(&w.app, Some(&w.alice), reqwest::Method::PUT, "/api/models/alice/g/settings", Some(body))
+        };
+        let (s, _, _) =
+            put(json!({"gatedNotificationsMode": "daily", "gatedNotificationsEmail": "gate@example.com"})).await;
+        assert_eq!(s, 200);
+        let repo = w.app.hub.repo_by_name(gatehouse_types::RepoType::Model, "alice", "g").await.unwrap().unwrap();
+        assert_eq!(repo.own_gate.notifications_mode, gatehouse_types::NotificationsMode::Daily);
+        assert_eq!(repo.own_gate.notifications_email.as_deref(), Some("gate@example.com"));
+        for bad in [
+            json!({"gated": "sometimes"}),
+            json!({"gated": true}),
+            json!({"gatedNotificationsMode": "weekly"}),
+            json!({"gated": false, "gatedNotificationsEmail": "not an email"}),
+            json!({"gated": false, "private": "yes"}),
+        ] {
+            let (s, code, _) = put(bad.clone()).await;
+            assert_eq!(s, 400, "{bad}");
+            assert!(!code.is_empty());
+        }
+        let (_, _, info) = call(&w.app, Some(&w.alice), reqwest::Method::GET, "/api/models/alice/g", None).await;
+        assert_eq!(info["gated"], "manual", "nothing changed");
+        // Only those who manage the repository change its gate.
+        let (s, _, _) = call(
+            &w.app,
+            Some(&w.bob),
+            reqwest::Method::PUT,
+            "/api/models/alice/g/settings",
+            Some(json!({"gated": false})),
+        )
+        .await;
+        assert_eq!(s, 403);
+        let events = w.app.hub.store.gate_events(Gate::Repo(repo.id), 10).await.unwrap();
+        assert!(events.iter().any(|e| e.action == "settings" && e.actor_name == "alice"), "{events:?}");
+    }
+}
+
+#[tokio::test]
+async fn requests_reviews_and_enforcement() {
+    for backend in BACKENDS {
+        for kind in ["model", "dataset"] {
+            let w = world(backend, kind, "manual").await;
+            let (app, alice, bob) = (&w.app, w.alice.as_str(), w.bob.as_str());
+            let api = |rest: &str| format!("/api/{kind}s/alice/g/{rest}");
+            use reqwest::Method as M;
+
+            // Not yet: 401 anonymous, 403 signed in, both GatedRepo; the card stays readable.
+            let (s, code, _) = call(app, None, M::GET, &resolve(kind), None).await;
+            assert_eq!((s.as_u16(), code.as_str()), (401, "GatedRepo"));
+            let (s, code, _) = call(app, Some(bob), M::GET, &resolve(kind), None).await;
+            assert_eq!((s.as_u16(), code.as_str()), (403, "GatedRepo"));
+            let card = resolve(kind).replace("weights.txt", "README.md");
+            assert_eq!(call(app, Some(bob), M::GET, &card, None).await.0, 200);
+            // The LFS batch API is gated alike.
+            let prefix = if kind == "dataset" { "/datasets" } else { "" };
+            let batch = json!({"operation": "download", "transfers": ["basic"], "objects": [{"oid": "0".repeat(64), "size": 1}]});
+            let (s, code, _) =
+                call(app, Some(bob), M::POST, &format!("{prefix}/alice/g.git/info/lfs/objects/batch"), Some(batch))
+                    .await;
+            assert_eq!((s.as_u16(), code.as_str()), (403, "GatedRepo"));
+
+            // Requests: signed in only; the form is checked; then pending.
+            assert_eq!(call(app, None, M::POST, &api("user-access-request"), Some(answers())).await.0, 401);
+            let (s, _, _) = call(
+                app,
+                Some(bob),
+                M::POST,
+                &api("user-access-request"),
+                Some(json!({"fields": {"Company": "Bobco"}})),
+            )
+            .await;
+            assert_eq!(s, 400);
+            let (s, _, body) = call(app, Some(bob), M::POST, &api("user-access-request"), Some(answers())).await;
+            assert_eq!((s.as_u16(), body["status"].as_str()), (200, Some("pending")));
+            let (_, _, body) = call(app, Some(bob), M::POST, &api("user-access-request"), Some(answers())).await;
+            assert_eq!(body["status"], "pending", "asking again changes nothing");
+            assert_eq!(call(app, Some(bob), M::GET, &resolve(kind), None).await.0, 403);
+
+            // The owners' list, in the shape both client generations read.
+            let (s, _, list) = call(app, Some(alice), M::GET, &api("user-access-request/pending"), None).await;
+            assert_eq!(s, 200);
+            let item = &list[0];
+            assert_eq!(item["user"]["user"], "bob");
+            assert_eq!(item["user"]["email"], "bob@example.com");
+            assert_eq!(item["status"], "pending");
+            assert_eq!(item["fields"]["I agree"], true);
+            assert!(item["timestamp"].as_str().unwrap().ends_with('Z'));
+            let request_id = item["requestId"].as_str().unwrap().to_string();
+            // Not the requester's business, nor a stranger's.
+            assert_eq!(call(app, Some(bob), M::GET, &api("user-access-request/pending"), None).await.0, 403);
+            assert_eq!(call(app, Some(alice), M::GET, &api("user-access-request/everything"), None).await.0, 400);
+
+            // Accept by request id: the files now come.
+            let (s, _, _) = call(
+                app,
+                Some(alice),
+                M::POST,
+                &api("user-access-request/handle"),
+                Some(json!({"requestId": request_id, "status": "accepted"})),
+            )
+            .await;
+            assert_eq!(s, 200);
+            let (s, _, _) = call(app, Some(bob), M::GET, &resolve(kind), None).await;
+            assert_eq!(s, 200);
+            // Deciding the same again: 404.
+            let (s, _, _) = call(
+                app,
+                Some(alice),
+                M::POST,
+                &api("user-access-request/handle"),
+                Some(json!({"user": "bob", "status": "accepted"})),
+            )
+            .await;
+            assert_eq!(s, 404);
+
+            // Revoke with a reason (at most 200 characters).
+            let long = json!({"user": "bob", "status": "rejected", "rejectionReason": "x".repeat(201)});
+            assert_eq!(call(app, Some(alice), M::POST, &api("user-access-request/handle"), Some(long)).await.0, 400);
+            let reject = json!({"user": "bob", "status": "rejected", "rejectionReason": "No commercial use"});
+            assert_eq!(call(app, Some(alice), M::POST, &api("user-access-request/handle"), Some(reject)).await.0, 200);
+            let (s, code, _) = call(app, Some(bob), M::GET, &resolve(kind), None).await;
+            assert_eq!((s.as_u16(), code.as_str()), (403, "GatedRepo"), "revoked at once");
+            let resp = app
+                .client
+                .post(app.url(&api("user-access-request")))
+                .bearer_auth(bob)
+                .json(&answers())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 403);
+            let msg = resp.headers()["x-error-message"].to_str().unwrap().to_string();
+            assert!(msg.contains("rejected by the repo's authors") && msg.contains("No commercial use"), "{msg}");
+
+            // Grant: unknown user 404, already accepted 400, read token 403.
+            let grant = |user: &str| json!({"user": user});
+            assert_eq!(
+                call(app, Some(alice), M::POST, &api("user-access-request/grant"), Some(grant("nobody"))).await.0,
+                404
+            );
+            let (s, _, body) =
+                call(app, Some(alice), M::POST, &api("user-access-request/grant"), Some(grant("carol"))).await;
+            assert_eq!((s.as_u16(), body["status"].as_str()), (200, Some("accepted")));
+            assert_eq!(call(app, Some(&w.carol), M::GET, &resolve(kind), None).await.0, 200);
+            assert_eq!(
+                call(app, Some(alice), M::POST, &api("user-access-request/grant"), Some(grant("carol"))).await.0,
+                400
+            );
+            let read = app.token("alice", TokenRole::Read).await;
+            assert_eq!(
+                call(app, Some(&read), M::POST, &api("user-access-request/grant"), Some(grant("bob"))).await.0,
+                403
+            );
+
+            // The report.
+            let (s, _, report) = call(app, Some(alice), M::GET, &api("user-access-report"), None).await;
+            assert_eq!(s, 200);
+            let rows: Vec<(String, String)> = report
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r["user"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string()))
+                .collect();
+            assert_eq!(rows, [("bob".into(), "rejected".into()), ("carol".into(), "accepted".into())]);
+            assert!(report[0]["time"].as_str().unwrap().ends_with('Z') && report[0]["fullname"].is_string());
+
+            // Every decision is in the log, with who and what.
+            let repo = app
+                .hub
+                .repo_by_name(gatehouse_types::RepoType::parse(kind).unwrap(), "alice", "g")
+                .await
+                .unwrap()
+                .unwrap();
+            let actions: Vec<String> = app
+                .hub
+                .store
+                .gate_events(Gate::Repo(repo.id), 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .rev()
+                .map(|e| e.action)
+                .collect();
+            assert_eq!(actions, ["settings", "request", "accept", "reject", "grant"], "{kind}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn automatic_approval_writers_and_pagination() {
+    for backend in BACKENDS {
+        let w = world(backend, "model", "auto").await;
+        let app = &w.app;
+        use reqwest::Method as M;
+        let (_, _, body) =
+            call(app, Some(&w.bob), M::POST, "/api/models/alice/g/user-access-request", Some(answers())).await;
+        assert_eq!(body["status"], "accepted");
+        assert_eq!(call(app, Some(&w.bob), M::GET, &resolve("model"), None).await.0, 200);
+        // A repository that is not gated has no requests.
+        let (s, _, _) =
+            call(app, Some(&w.alice), M::PUT, "/api/models/alice/g/settings", Some(json!({"gated": false}))).await;
+        assert_eq!(s, 200);
+        assert_eq!(
+            call(app, Some(&w.bob), M::POST, "/api/models/alice/g/user-access-request", Some(answers())).await.0,
+            400
+        );
+        assert_eq!(
+            call(app, Some(&w.alice), M::GET, "/api/models/alice/g/user-access-request/accepted", None).await.0,
+            400
+        );
+        let (s, _, _) =
+            call(app, Some(&w.alice), M::PUT, "/api/models/alice/g/settings", Some(json!({"gated": "auto"}))).await;
+        assert_eq!(s, 200);
+        // Writers of an organization's repository are never gated.
+        app.org("acme", "alice").await;
+        app.member("acme", "carol", OrgRole::Write).await;
+        let (s, _, _) = call(
+            app,
+            Some(&w.alice),
+            M::POST,
+            "/api/repos/move",
+            Some(json!({"fromRepo": "alice/g", "toRepo": "acme/g", "type": "model"})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(call(app, Some(&w.carol), M::GET, "/acme/g/resolve/main/weights.txt", None).await.0, 200);
+        // Pages of the owners' lists carry an absolute Link.
+        for i in 0..3 {
+            let name = format!("user{i}");
+            let token = app.user(&name).await;
+            let (_, _, body) =
+                call(app, Some(&token), M::POST, "/api/models/acme/g/user-access-request", Some(answers())).await;
+            assert_eq!(body["status"], "accepted");
+        }
+        let resp = app
+            .client
+            .get(app.url("/api/models/acme/g/user-access-request/accepted?limit=2"))
+            .bearer_auth(&w.alice)
+            .send()
+            .await
+            .unwrap();
+        let link = resp.headers()["link"].to_str().unwrap().to_string();
+        assert!(link.starts_with(&format!("<{}/api/models/acme/g/user-access-request/accepted?", app.base)), "{link}");
+        assert_eq!(resp.json::<Value>().await.unwrap().as_array().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,418 @@
+//! Gated repositories in the browser: the request form on the repository's page (built from the card's
+//! `extra_gated_*` metadata), the gate's settings, and the owners' review of requests. Every action goes
+//! through `gatehouse_core::gating`, the same functions the API calls.
+
+use crate::csrf::CsrfForm;
+use crate::format;
+use crate::forms::FormState;
+use crate::page::{html, html_status, see_other, Chrome, PageError};
+use crate::pages::repo::{load, Repo, RepoHead};
+use crate::session::Viewer;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use gatehouse_core::gating::{self, FieldKind, GateForm, GateUpdate, RequestError, Standing, Target};
+use gatehouse_http::AppState;
+use gatehouse_types::{Error, ErrorCode, GateMode, NotificationsMode, RepoType, RequestStatus};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+#[derive(Deserialize)]
+pub struct RepoPath {
+    ns: String,
+    name: String,
+}
+
+// ---- the request form on the repository's page -------------------------------------------------------
+
+pub struct FieldView {
+    /// `f-gate-0`, …: ids and names by position (field names are free text).
+    pub id: String,
+    pub input: String,
+    pub label: String,
+    /// `text`, `checkbox`, `date`, `country`, `select`.
+    pub kind: &'static str,
+    pub options: Vec<(String, String)>,
+    pub value: String,
+    pub error: String,
+}
+
+/// The gate as the card page shows it to this viewer.
+pub struct GateView {
+    /// `access`, `pending`, `rejected`, `request` or `sign-in`.
+    pub standing: &'static str,
+    pub heading: String,
+    pub description: String,
+    pub prompt: String,
+    pub button: String,
+    pub fields: Vec<FieldView>,
+    pub reason: String,
+    pub error: String,
+    pub action: String,
+    pub sign_in: String,
+    pub rejected_message: &'static str,
+}
+
+fn field_views(form: &GateForm, values: &HashMap<String, String>, errors: &HashMap<String, String>) -> Vec<FieldView> {
+    let countries: Vec<(String, String)> =
+        gating::form::countries().into_iter().map(|(code, name)| (name.to_string(), code.to_string())).collect();
+    form.fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (kind, options) = match &f.kind {
+                FieldKind::Text => ("text", Vec::new()),
+                FieldKind::Checkbox => ("checkbox", Vec::new()),
+                FieldKind::DatePicker => ("date", Vec::new()),
+                FieldKind::Country => ("country", countries.clone()),
+                FieldKind::Select(opts) => ("select", opts.clone()),
+            };
+            FieldView {
+                id: format!("f-gate-{i}"),
+                input: format!("field-{i}"),
+                label: f.name.clone(),
+                kind,
+                options,
+                value: values.get(&f.name).cloned().unwrap_or_default(),
+                error: errors.get(&f.name).cloned().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The gate section of a gated repository's card page; `None` for repositories that are not gated.
+pub async fn gate_view(
+    state: &AppState,
+    viewer: &Viewer,
+    repo: &Repo,
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    error: String,
+) -> Result<Option<GateView>, PageError> {
+    if repo.record.gated.is_none() {
+        return Ok(None);
+    }
+    let hub = &state.hub;
+    let (standing, reason) = match gating::standing(hub, &viewer.subject, &repo.record).await? {
+        Standing::HasAccess => ("access", None),
+        Standing::Pending => ("pending", None),
+        Standing::Rejected { reason } => ("rejected", reason),
+        Standing::CanRequest => ("request", None),
+        Standing::MustSignIn => ("sign-in", None),
+    };
+    let form = gating::form_of(hub, &repo.record).await?;
+    Ok(Some(GateView {
+        standing,
+        fields: field_views(&form, values, errors),
+        heading: form.heading,
+        description: form.description.unwrap_or_default(),
+        prompt: form.prompt.unwrap_or_default(),
+        button: form.button,
+        reason: reason.unwrap_or_default(),
+        error,
+        action: format!("{}/ask-access", repo.head.base),
+        sign_in: format!("/login?next={}", format::seg(&repo.head.base)),
+        rejected_message: gating::REJECTED_MESSAGE,
+    }))
+}
+
+/// `POST /{repo}/ask-access`: the form's answers (`field-N`) become the request.
+pub async fn ask_access(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path(p): Path<RepoPath>,
+    headers: axum::http::HeaderMap,
+    CsrfForm { viewer, form }: CsrfForm<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let here = format!("/{}{}/{}", t.url_prefix(), p.ns, p.name);
+    viewer.require_user(&here)?;
+    let repo = load(&state, &viewer, t, &p.ns, &p.name, "card").await?;
+    let gate_form = gating::form_of(&state.hub, &repo.record).await?;
+    // Answers by field name; a checkbox that is not ticked is simply absent.
+    let mut answers = Map::new();
+    let mut typed = HashMap::new();
+    for (i, f) in gate_form.fields.iter().enumerate() {
+        if let Some(v) = form.get(&format!("field-{i}")) {
+            answers.insert(f.name.clone(), Value::String(v.clone()));
+            typed.insert(f.name.clone(), v.clone());
+        }
+    }
+    match gating::request_access(&state.hub, &viewer.subject, t, repo.ns(), repo.name(), &answers).await {
+        Ok(_) => Ok(see_other(&repo.head.base)),
+        Err(RequestError::Fields(problems)) => {
+            let errors: HashMap<String, String> = problems.into_iter().collect();
+            let page =
+                crate::pages::repo::card_page(&state, &viewer, &headers, repo, &typed, &errors, String::new()).await?;
+            Ok(html_status(StatusCode::BAD_REQUEST, &page))
+        }
+        Err(RequestError::Other(e)) if e.code == ErrorCode::Internal => Err(e.into()),
+        Err(RequestError::Other(e)) => {
+            let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let page =
+                crate::pages::repo::card_page(&state, &viewer, &headers, repo, &typed, &HashMap::new(), e.message)
+                    .await?;
+            Ok(html_status(status, &page))
+        }
+    }
+}
+
+// ---- the gate's settings ----------------------------------------------------------------------------
+
+/// The gate part of the settings page.
+pub struct GateSettingsView {
+    pub mode: &'static str,
+    pub notifications_mode: &'static str,
+    pub notifications_email: String,
+    /// The gating group whose settings apply, if any.
+    pub group: String,
+    pub form: FormState,
+    pub review: String,
+    pub report: String,
+}
+
+pub async fn settings_view(state: &AppState, repo: &Repo, form: FormState) -> Result<GateSettingsView, PageError> {
+    let own = &repo.record.own_gate;
+    let group = match repo.record.gating_group_id {
+        Some(_) => gating::gate_info(&state.hub, &repo.record).await?.label,
+        None => String::new(),
+    };
+    Ok(GateSettingsView {
+        mode: own.mode.map_or("off", GateMode::as_str),
+        notifications_mode: own.notifications_mode.as_str(),
+        notifications_email: own.notifications_email.clone().unwrap_or_default(),
+        group,
+        form,
+        review: format!("{}/settings/access-requests", repo.head.base),
+        report: format!("/api/{}s/{}/user-access-report", repo.t.as_str(), repo.head.id),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct GateSettingsForm {
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    notifications_mode: String,
+    #[serde(default)]
+    notifications_email: String,
+}
+
+/// `POST /{repo}/settings/gating`.
+pub async fn save_settings(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path(p): Path<RepoPath>,
+    CsrfForm { viewer, form }: CsrfForm<GateSettingsForm>,
+) -> Result<Response, PageError> {
+    let here = format!("/{}{}/{}/settings", t.url_prefix(), p.ns, p.name);
+    viewer.require_user(&here)?;
+    let mut fs = FormState::new()
+        .with_value("mode", &form.mode)
+        .with_value("notifications_mode", &form.notifications_mode)
+        .with_value("notifications_email", &form.notifications_email);
+    let mode = match form.mode.as_str() {
+        "off" => Some(None),
+        other => match GateMode::parse(other) {
+            Ok(m) => Some(Some(m)),
+            Err(e) => {
+                fs.set_error("mode", e.message);
+                None
+            }
+        },
+    };
+    let notifications_mode = match NotificationsMode::parse(&form.notifications_mode) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            fs.set_error("notifications_mode", e.message);
+            None
+        }
+    };
+    if !fs.has_errors() {
+        let email = form.notifications_email.trim();
+        let update = GateUpdate {
+            mode,
+            notifications_mode,
+            notifications_email: Some((!email.is_empty()).then(|| email.to_string())),
+        };
+        match gating::update_settings(&state.hub, &viewer.subject, t, &p.ns, &p.name, update).await {
+            Ok(()) => return Ok(see_other(&here)),
+            Err(e) if e.code == ErrorCode::BadRequest => fs.set_error("notifications_email", e.message),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let repo = load(&state, &viewer, t, &p.ns, &p.name, "settings").await?;
+    let page = crate::pages::manage::settings_page(&state, &viewer, repo, fs).await?;
+    Ok(html_status(StatusCode::BAD_REQUEST, &page))
+}
+
+// ---- reviewing requests -----------------------------------------------------------------------------
+
+pub struct RequestRow {
+    pub user: String,
+    pub fullname: String,
+    pub email: String,
+    pub time: String,
+    /// The form's answers, as "name: value".
+    pub fields: Vec<String>,
+    pub reason: String,
+}
+
+pub struct EventRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub user: String,
+}
+
+#[derive(Template)]
+#[template(path = "repo/access_requests.html")]
+struct ReviewPage {
+    chrome: Chrome,
+    repo: RepoHead,
+    pending: Vec<RequestRow>,
+    accepted: Vec<RequestRow>,
+    rejected: Vec<RequestRow>,
+    events: Vec<EventRow>,
+    group: String,
+    action: String,
+    report: String,
+    add: FormState,
+}
+
+/// How many requests of each status the page lists (the API pages through all of them).
+const REVIEW_LIMIT: u32 = 500;
+
+fn row(r: &gatehouse_store::AccessRequest) -> RequestRow {
+    let fields = r
+        .fields
+        .as_deref()
+        .and_then(|f| serde_json::from_str::<Map<String, Value>>(f).ok())
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}: {s}"),
+                    Value::Bool(true) => format!("{k}: yes"),
+                    other => format!("{k}: {other}"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    RequestRow {
+        user: r.user_name.clone(),
+        fullname: r.user_fullname.clone(),
+        email: r.user_email.clone().unwrap_or_default(),
+        time: format::date(r.created_at),
+        fields,
+        reason: r.rejection_reason.clone().unwrap_or_default(),
+    }
+}
+
+async fn review_page(
+    state: &AppState,
+    viewer: &Viewer,
+    t: RepoType,
+    p: &RepoPath,
+    add: FormState,
+) -> Result<ReviewPage, PageError> {
+    let hub = &state.hub;
+    let repo = load(state, viewer, t, &p.ns, &p.name, "settings").await?;
+    let list = |s: RequestStatus| {
+        gating::list_requests(hub, &viewer.subject, t, repo.ns(), repo.name(), Some(s), 0, REVIEW_LIMIT)
+    };
+    let pending = list(RequestStatus::Pending).await?.iter().map(row).collect();
+    let accepted = list(RequestStatus::Accepted).await?.iter().map(row).collect();
+    let rejected = list(RequestStatus::Rejected).await?.iter().map(row).collect();
+    let events = gating::events(hub, &viewer.subject, t, repo.ns(), repo.name(), 50)
+        .await?
+        .into_iter()
+        .map(|e| EventRow {
+            at: format::date(e.at),
+            actor: e.actor_name,
+            action: e.action,
+            user: e.user_name.unwrap_or_default(),
+        })
+        .collect();
+    let group = match repo.record.gating_group_id {
+        Some(_) => gating::gate_info(hub, &repo.record).await?.label,
+        None => String::new(),
+    };
+    Ok(ReviewPage {
+        chrome: Chrome::new(viewer, format!("Access requests of {}", repo.head.id)),
+        pending,
+        accepted,
+        rejected,
+        events,
+        group,
+        action: format!("{}/settings/access-requests", repo.head.base),
+        report: format!("/api/{}s/{}/user-access-report", t.as_str(), repo.head.id),
+        add,
+        repo: repo.head,
+    })
+}
+
+/// `GET /{repo}/settings/access-requests`: the pending, accepted and rejected lists.
+pub async fn review(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path(p): Path<RepoPath>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
+    // Hidden repositories are 404 pages for everyone; visible ones ask anonymous visitors to sign in.
+    let repo = load(&state, &viewer, t, &p.ns, &p.name, "settings").await?;
+    viewer.require_user(&format!("{}/settings/access-requests", repo.head.base))?;
+    Ok(html(&review_page(&state, &viewer, t, &p, FormState::new()).await?))
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    user: String,
+    /// `accepted`, `rejected`, `pending` (cancel) or `grant`.
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /{repo}/settings/access-requests`: Accept, Reject, Cancel, or Add access.
+pub async fn decide(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path(p): Path<RepoPath>,
+    CsrfForm { viewer, form }: CsrfForm<DecisionForm>,
+) -> Result<Response, PageError> {
+    let here = format!("/{}{}/{}/settings/access-requests", t.url_prefix(), p.ns, p.name);
+    viewer.require_user(&here)?;
+    let hub = &state.hub;
+    let user = form.user.trim();
+    let result: Result<(), Error> = if form.decision == "grant" {
+        gating::grant(hub, &viewer.subject, t, &p.ns, &p.name, user).await.map(|_| ())
+    } else {
+        match RequestStatus::parse(&form.decision) {
+            Ok(status) => {
+                let reason = Some(form.reason.as_str()).filter(|r| !r.trim().is_empty());
+                gating::handle(hub, &viewer.subject, t, &p.ns, &p.name, Target::User(user), status, reason)
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    };
+    match result {
+        Ok(()) => Ok(see_other(&here)),
+        Err(e) if matches!(e.code, ErrorCode::BadRequest | ErrorCode::NotFound) && !form.user.is_empty() => {
+            // Shown next to the "Add access" field (or above the lists for a decision).
+            let mut add = FormState::new().with_value("user", &form.user);
+            if form.decision == "grant" {
+                add.set_error("user", e.message);
+            } else {
+                add = add.fail(e.message);
+            }
+            Ok(html_status(StatusCode::BAD_REQUEST, &review_page(&state, &viewer, t, &p, add).await?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
