@@ -305,7 +305,8 @@ proptest! {
     #[test]
     fn collection_manage_follows_org_roles(ns in arb_namespace(), i in 0usize..4) {
         let role = OrgRole::ALL[i];
-        let s = Subject::User(UserSubject { user_id: 5, username: "u".into(), site_admin: false,
+        // A user who is not the namespace itself (ids 1..6 and 100..104 are namespaces).
+        let s = Subject::User(UserSubject { user_id: 50, username: "u".into(), site_admin: false,
             memberships: vec![(ns.id, role)], token: None });
         let manage = decide(&s, Action::CollectionManage, Resource::Namespace(&ns)) == Decision::Allow;
         prop_assert_eq!(manage, ns.is_org && role >= OrgRole::Write);

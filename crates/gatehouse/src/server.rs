@@ -88,6 +88,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(collect_xet_garbage(hub.clone(), config.xet_gc_interval_secs));
     }
     tokio::spawn(sweep_sessions(hub.clone()));
+    tokio::spawn(gatehouse_core::gating::digest::run(hub.clone()));
     tokio::spawn(gatehouse_core::notify::run_mailer(hub.clone()));
     // Client addresses (ConnectInfo) throttle sign-in attempts per client.
     let app = gatehouse_web::app(hub.clone(), http).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -2,7 +2,7 @@
 //! the route-matrix test checks the table against its own expectations and against real requests, so a
 //! route cannot be added without declaring (and testing) who may call it.
 
-use crate::handlers::{account, commit, content, gating, git, lfs, ops, repos, resolve, xet};
+use crate::handlers::{account, collections, commit, content, gating, git, lfs, ops, repos, resolve, xet};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method};
@@ -29,6 +29,9 @@ pub enum Access {
     Repo(Action),
     /// Creating in a namespace named in the body.
     Namespace(Action),
+    /// The action on the namespace that owns the collection named in the path. A collection the caller
+    /// may not see answers 404 like a missing one, whatever the action.
+    Collection(Action),
     /// The Git-LFS batch: `RepoDownload` for downloads, `RepoWrite` for uploads.
     LfsBatch,
     /// The URL carries its own signature (LFS transfers; the client sends no credentials).
@@ -54,10 +57,11 @@ fn route(method: Method, path: &'static str, access: Access, handler: MethodRout
 }
 
 const R: fn(Action) -> Access = Access::Repo;
+const C: fn(Action) -> Access = Access::Collection;
 
 /// Every route Gatehouse serves.
 pub fn table() -> Vec<Route> {
-    use axum::routing::{delete, get, post, put};
+    use axum::routing::{delete, get, patch, post, put};
     use Action::*;
     use Method as M;
     let typed = |t: RepoType| Extension(t);
@@ -70,6 +74,25 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/api/repos/create", Access::Namespace(RepoCreate), post(repos::create)),
         route(M::DELETE, "/api/repos/delete", R(RepoManage), delete(repos::delete)),
         route(M::POST, "/api/repos/move", R(RepoManage), post(repos::rename)),
+        route(M::GET, "/api/collections", Access::Filtered, get(collections::list)),
+        route(M::POST, "/api/collections", Access::Namespace(RepoCreate), post(collections::create)),
+        route(M::GET, "/api/collections/{owner}/{slug}", Access::Filtered, get(collections::get)),
+        route(M::PATCH, "/api/collections/{owner}/{slug}", C(CollectionManage), patch(collections::update)),
+        route(M::DELETE, "/api/collections/{owner}/{slug}", C(CollectionManage), delete(collections::delete)),
+        route(M::POST, "/api/collections/{owner}/{slug}/items", C(CollectionManage), post(collections::add_item)),
+        route(
+            M::PATCH,
+            "/api/collections/{owner}/{slug}/items/{item}",
+            C(CollectionManage),
+            patch(collections::update_item),
+        ),
+        route(
+            M::DELETE,
+            "/api/collections/{owner}/{slug}/items/{item}",
+            C(CollectionManage),
+            delete(collections::delete_item),
+        ),
+        route(M::PUT, "/api/collections/{owner}/{slug}/gating", C(OrgManageMembers), put(collections::set_gating)),
         route(M::GET, "/api/{kind}", Access::Filtered, get(repos::list)),
         route(M::GET, "/api/{kind}/{ns}", Access::Public, get(repos::unnamespaced)),
         route(M::GET, "/api/{kind}/{ns}/{name}", R(RepoRead), get(repos::info)),

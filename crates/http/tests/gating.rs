@@ -340,3 +340,67 @@ async fn automatic_approval_writers_and_pagination() {
         assert_eq!(resp.json::<Value>().await.unwrap().as_array().unwrap().len(), 2);
     }
 }
+
+#[tokio::test]
+async fn daily_digest_once_per_gate_and_day() {
+    use gatehouse_store::NotificationStore;
+    for backend in BACKENDS {
+        let w = world(backend, "model", "manual").await;
+        let app = &w.app;
+        use reqwest::Method as M;
+        let (s, _, _) = call(
+            app,
+            Some(&w.alice),
+            M::PUT,
+            "/api/models/alice/g/settings",
+            Some(json!({"gatedNotificationsMode": "daily"})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let alice = gatehouse_core::accounts::user_by_name(&app.hub, "alice").await.unwrap();
+        for who in [&w.bob, &w.carol] {
+            let (_, _, body) =
+                call(app, Some(who), M::POST, "/api/models/alice/g/user-access-request", Some(answers())).await;
+            assert_eq!(body["status"], "pending");
+        }
+        // Daily mode: nothing at once.
+        assert!(app.hub.store.notifications_of_user(alice.id, 10).await.unwrap().is_empty());
+        // Today's digest is sent tomorrow, once, however often the job runs.
+        let tomorrow = gatehouse_core::time::now_millis() + 86_400_000;
+        assert_eq!(gatehouse_core::gating::digest::send_daily_digests(&app.hub, tomorrow).await.unwrap(), 1);
+        assert_eq!(gatehouse_core::gating::digest::send_daily_digests(&app.hub, tomorrow).await.unwrap(), 0);
+        let got = app.hub.store.notifications_of_user(alice.id, 10).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].subject.starts_with("2 new access request(s) for model alice/g"), "{}", got[0].subject);
+        assert!(got[0].body.contains("bob") && got[0].body.contains("carol"));
+        assert_eq!(got[0].email.as_deref(), Some("alice@example.com"));
+        // Real-time mode: one notification per new pending request, to the owner.
+        let (s, _, _) = call(
+            app,
+            Some(&w.alice),
+            M::PUT,
+            "/api/models/alice/g/settings",
+            Some(json!({"gatedNotificationsMode": "real-time"})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let dave = app.user("dave").await;
+        call(app, Some(&dave), M::POST, "/api/models/alice/g/user-access-request", Some(answers())).await;
+        let got = app.hub.store.notifications_of_user(alice.id, 10).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().any(|n| n.subject == "New access request for model alice/g" && n.body.contains("dave")));
+        // Decisions are told to the requester.
+        call(
+            app,
+            Some(&w.alice),
+            M::POST,
+            "/api/models/alice/g/user-access-request/handle",
+            Some(json!({"user": "dave", "status": "rejected", "rejectionReason": "No"})),
+        )
+        .await;
+        let dave_id = gatehouse_core::accounts::user_by_name(&app.hub, "dave").await.unwrap().id;
+        let told = app.hub.store.notifications_of_user(dave_id, 10).await.unwrap();
+        assert_eq!(told.len(), 1);
+        assert!(told[0].subject.contains("was rejected") && told[0].body.contains("Reason: No"));
+    }
+}

@@ -3,7 +3,7 @@
 //! PostgreSQL.
 //!
 //! Each aggregate has its own narrow trait ([`AccountStore`], [`TokenStore`], [`RepoStore`], [`LfsStore`],
-//! [`XetStore`], [`WebStore`], [`CollectionStore`]);
+//! [`XetStore`], [`WebStore`], [`CollectionStore`], [`NotificationStore`]);
 //! [`Store`] implements all of them. The SQL is written once for both backends through the sqlx `Any`
 //! driver: `$n` placeholders, integers for booleans and timestamps (unix milliseconds). Anything
 //! backend-specific (migrations, connection pragmas) stays inside this crate.

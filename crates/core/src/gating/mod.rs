@@ -8,6 +8,7 @@
 //! when the gate is what refuses). Every decision writes its log entry and its notifications in the same
 //! transaction as the request, then clears the access caches on every server.
 
+pub mod digest;
 pub mod form;
 
 use crate::access::{authorize_repo, check_repo};
@@ -279,6 +280,9 @@ pub async fn request_access(
         .await;
     match created {
         Ok(r) => {
+            if !notices.is_empty() {
+                hub.mail_queued();
+            }
             hub.authorization_changed().await?;
             Ok(r.status)
         }
@@ -445,6 +449,9 @@ pub async fn handle(
             StoreError::NotFound(_) => Error::not_found(format!("This request is already {}", status.as_str())),
             other => other.into(),
         })?;
+    if !notices.is_empty() {
+        hub.mail_queued();
+    }
     hub.authorization_changed().await?;
     Ok(changed)
 }
@@ -499,6 +506,7 @@ pub async fn grant(
             }
             other => other.into(),
         })?;
+    hub.mail_queued();
     hub.authorization_changed().await?;
     Ok(granted)
 }

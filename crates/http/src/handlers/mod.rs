@@ -1,6 +1,7 @@
 //! Thin handlers: parse into the domain's types, call one domain function, render the Hub's shape.
 
 pub mod account;
+pub mod collections;
 pub mod commit;
 pub mod content;
 pub mod gating;

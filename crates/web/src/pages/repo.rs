@@ -141,12 +141,18 @@ pub(crate) async fn card_page(
         }
         _ => None,
     };
-    let links = CardLinks {
-        blob_base: &format!("{}/blob/main/", repo.head.base),
-        raw_base: &format!("{}/resolve/main/", repo.head.base),
+    let (blob_base, raw_base) = (format!("{}/blob/main/", repo.head.base), format!("{}/resolve/main/", repo.head.base));
+    // Rendering an untrusted card can take a noticeable moment: off the async workers.
+    let card_html = match readme {
+        Some(text) => Some(
+            render(move || {
+                let links = CardLinks { blob_base: &blob_base, raw_base: &raw_base };
+                gatehouse_render::markdown(gatehouse_render::split_front_matter(&text).1, &links)
+            })
+            .await?,
+        ),
+        None => None,
     };
-    let card_html =
-        readme.as_deref().map(|text| gatehouse_render::markdown(gatehouse_render::split_front_matter(text).1, &links));
     let origin = gatehouse_http::params::base_url(state, headers);
     let id = repo.head.id.clone();
     let type_arg = match t {
@@ -348,6 +354,11 @@ struct BlobPage {
     gated_message: String,
 }
 
+/// Runs a renderer (Markdown, highlighting: up to a few seconds of CPU on hostile input) on the blocking pool.
+async fn render<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PageError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PageError::from(gatehouse_types::Error::internal(e)))
+}
+
 fn looks_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(8000).any(|b| *b == 0) || std::str::from_utf8(bytes).is_err()
 }
@@ -420,8 +431,8 @@ pub async fn blob(
         if looks_binary(&bytes) {
             page.why_no_preview = "This file is binary.".into();
         } else {
-            let text = String::from_utf8_lossy(&bytes);
-            let h = gatehouse_render::highlight(&leaf, &text);
+            let name = leaf.clone();
+            let h = render(move || gatehouse_render::highlight(&name, &String::from_utf8_lossy(&bytes))).await?;
             page.language = h.language.to_string();
             page.lines = h.lines;
             page.preview = Some(h.html);
