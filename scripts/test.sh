@@ -5,6 +5,7 @@
 #   ./scripts/test.sh rust            # cargo nextest run --workspace (cargo test if nextest is missing)
 #   ./scripts/test.sh compat          # build the binary, compat suite on sqlite and on postgres
 #   ./scripts/test.sh compat-sqlite   # ... only sqlite (or compat-postgres)
+#   ./scripts/test.sh compat-1x       # the gating tests with huggingface_hub 1.x (the older list shape), sqlite
 #   ./scripts/test.sh e2e             # build the binary, the web pages in headless Chromium (tests/e2e/run.sh)
 #   ./scripts/test.sh upstream        # build the binary, huggingface_hub's own tests against a seeded server
 #   ./scripts/test.sh fuzz            # the Xet parsers under libFuzzer, FUZZ_SECS (default 30) per target
@@ -38,15 +39,15 @@ PYTEST_EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --) shift; PYTEST_EXTRA=("$@"); break ;;
-    all) STAGES+=(rust fuzz compat-sqlite compat-postgres e2e upstream) ;;
-    rust|fuzz|compat-sqlite|compat-postgres|e2e|upstream) STAGES+=("$1") ;;
+    all) STAGES+=(rust fuzz compat-sqlite compat-postgres compat-1x e2e upstream) ;;
+    rust|fuzz|compat-sqlite|compat-postgres|compat-1x|e2e|upstream) STAGES+=("$1") ;;
     compat) STAGES+=(compat-sqlite compat-postgres) ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) echo "unknown stage '$1' (rust|fuzz|compat|compat-sqlite|compat-postgres|e2e|upstream|all)" >&2; exit 2 ;;
+    *) echo "unknown stage '$1' (rust|fuzz|compat|compat-sqlite|compat-postgres|compat-1x|e2e|upstream|all)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(rust fuzz compat-sqlite compat-postgres e2e upstream)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(rust fuzz compat-sqlite compat-postgres compat-1x e2e upstream)
 want() { local s; for s in "${STAGES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 declare -A RESULT   # stage -> "passed failed skipped note"
@@ -150,7 +151,7 @@ run_compat() { # sqlite|postgres
 
 junit_counts() {
   [ -f "$1" ] || return 1
-  "$VENV/bin/python" - "$1" <<'EOF'
+  python3 - "$1" <<'EOF'
 import sys, xml.etree.ElementTree as ET
 p = f = s = 0
 for case in ET.parse(sys.argv[1]).iter("testcase"):
@@ -160,6 +161,31 @@ for case in ET.parse(sys.argv[1]).iter("testcase"):
     else: p += 1
 print(p, f, s)
 EOF
+}
+
+# ---- compat with huggingface_hub 1.x ----------------------------------------------------------------
+# 1.x reads access requests in an older shape (user.user and user.fullname required, no requestId); the
+# gating tests run against the newest 1.x release in a venv of their own.
+run_compat_1x() {
+  local stage=compat-1x venv="${GATEHOUSE_VENV_1X:-$ROOT/.venv-hf1}" junit="$ROOT/target/compat-1x.xml" rc
+  banner "$stage: the gating tests with huggingface_hub 1.x (sqlite)"
+  if ! "$venv/bin/python" -c 'import huggingface_hub, pytest, httpx, pytest_timeout' 2>/dev/null; then
+    python3 -m venv "$venv" && "$venv/bin/python" -m pip install -q --upgrade pip \
+      && "$venv/bin/python" -m pip install -q "huggingface_hub<2" pytest httpx pytest-timeout \
+      || { record "$stage" 0 1 0 1 "(could not set up $venv)"; return; }
+  fi
+  "$venv/bin/python" -c 'import huggingface_hub; print("huggingface_hub", huggingface_hub.__version__)'
+  if ! build_binary; then record "$stage" 0 1 0 1 "(gatehouse binary did not build, see $LOGS/build.log)"; return; fi
+  rm -f "$junit"
+  COMPAT_DATABASE=sqlite "$venv/bin/python" -m pytest -c "$ROOT/tests/compat/pytest.ini" "$ROOT/tests/compat/test_gating.py" \
+    --junitxml="$junit" -o junit_family=xunit1 "${PYTEST_EXTRA[@]}" 2>&1 | tee "$LOGS/$stage.log"
+  rc=${PIPESTATUS[0]}
+  local counts p f s
+  counts="$(junit_counts "$junit")" || counts="0 1 0"
+  read -r p f s <<<"$counts"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then record "$stage" "$p" 1 "$s" 1 "(pytest exit $rc)"; return; fi
+  if [ $((p + f)) -eq 0 ]; then record "$stage" 0 1 "$s" 1 "(no test ran)"; return; fi
+  record "$stage" "$p" "$f" "$s" $(( rc != 0 )) ""
 }
 
 # ---- e2e ---------------------------------------------------------------------------------------------
@@ -203,6 +229,7 @@ want rust && run_rust
 want fuzz && run_fuzz
 want compat-sqlite && run_compat sqlite
 want compat-postgres && run_compat postgres
+want compat-1x && run_compat_1x
 want e2e && run_e2e
 want upstream && run_upstream
 

@@ -3,7 +3,7 @@
 
 use gatehouse_authz::{OrgRole, TokenRole};
 use gatehouse_http::routes::{table, Access};
-use gatehouse_store::{Gate, GatingStore};
+use gatehouse_store::{Gate, GatingStore, RepoStore};
 use gatehouse_testkit::{Backend, TestApp, BACKENDS};
 use reqwest::{Method as M, StatusCode};
 use serde_json::{json, Value};

@@ -404,3 +404,76 @@ async fn daily_digest_once_per_gate_and_day() {
         assert!(told[0].subject.contains("was rejected") && told[0].body.contains("Reason: No"));
     }
 }
+
+/// The owners' real-time mail, the daily digest and the requester's decision mail, read back from a real
+/// SMTP server (aiosmtpd).
+#[tokio::test]
+async fn gating_mail_through_a_real_smtp_server() {
+    use gatehouse_testkit::smtp::{SinkOptions, SmtpSink};
+    use reqwest::Method as M;
+    use std::time::Duration;
+    let Some(sink) = SmtpSink::start(SinkOptions::default()) else { return };
+    let mail = gatehouse_core::notify::MailConfig {
+        smtp_url: Some(sink.url()),
+        from: "Gatehouse <hub@hub.test>".into(),
+        public_url: Some("https://hub.test".into()),
+    };
+    let app = TestApp::start_custom(
+        gatehouse_testkit::Backend::Sqlite,
+        gatehouse_testkit::TestOptions { mail, ..Default::default() },
+    )
+    .await;
+    let mailer = tokio::spawn(gatehouse_core::notify::run_mailer(app.hub.clone()));
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let carol = app.user("carol").await;
+    for (name, notify) in [("rt", "real-time"), ("daily", "daily")] {
+        let (s, _, _) = call(&app, Some(&alice), M::POST, "/api/repos/create", Some(json!({"name": name}))).await;
+        assert_eq!(s, 200);
+        let settings = json!({"gated": "manual", "gatedNotificationsMode": notify});
+        assert_eq!(
+            call(&app, Some(&alice), M::PUT, &format!("/api/models/alice/{name}/settings"), Some(settings)).await.0,
+            200
+        );
+    }
+    // Real-time: one mail per new pending request, to the owner's primary address.
+    call(&app, Some(&bob), M::POST, "/api/models/alice/rt/user-access-request", Some(json!({"fields": {}}))).await;
+    let got = sink.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("To"), Some("alice@example.com"));
+    assert_eq!(got[0].header("Subject"), Some("New access request for model alice/rt"));
+    assert!(
+        got[0].body.contains("bob") && got[0].body.contains("/alice/rt/settings/access-requests"),
+        "{}",
+        got[0].body
+    );
+
+    // Daily: nothing at once; the digest of the day, once.
+    for who in [&bob, &carol] {
+        call(&app, Some(who), M::POST, "/api/models/alice/daily/user-access-request", Some(json!({"fields": {}})))
+            .await;
+    }
+    let tomorrow = gatehouse_core::time::now_millis() + 86_400_000;
+    assert_eq!(gatehouse_core::gating::digest::send_daily_digests(&app.hub, tomorrow).await.unwrap(), 1);
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 2, "only the digest was added");
+    let digest = &got[1];
+    assert!(digest.header("Subject").unwrap().starts_with("2 new access request(s) for model alice/daily"));
+    assert!(digest.body.contains("bob") && digest.body.contains("carol"));
+
+    // The requester is told of the decision, with the reason.
+    let reject = json!({"user": "bob", "status": "rejected", "rejectionReason": "Students only"});
+    assert_eq!(
+        call(&app, Some(&alice), M::POST, "/api/models/alice/rt/user-access-request/handle", Some(reject)).await.0,
+        200
+    );
+    let got = sink.wait_for(3, Duration::from_secs(30)).await;
+    let decision = &got[2];
+    assert_eq!(decision.header("To"), Some("bob@example.com"));
+    assert!(decision.header("Subject").unwrap().contains("was rejected"));
+    assert!(decision.body.contains("Students only"));
+    // Nothing more: every mail went once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.messages().len(), 3);
+    mailer.abort();
+}
