@@ -29,8 +29,9 @@ pub enum Access {
     Repo(Action),
     /// Creating in a namespace named in the body.
     Namespace(Action),
-    /// The action on the namespace that owns the collection named in the path. A collection the caller
-    /// may not see answers 404 like a missing one, whatever the action.
+    /// The collection named in the path: `RepoRead` to see it (as its owner's repositories of the same
+    /// visibility are seen), any other action on the namespace that owns it. A collection the caller may
+    /// not see answers 404 like a missing one, whatever the action.
     Collection(Action),
     /// The Git-LFS batch: `RepoDownload` for downloads, `RepoWrite` for uploads.
     LfsBatch,
@@ -76,7 +77,7 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/api/repos/move", R(RepoManage), post(repos::rename)),
         route(M::GET, "/api/collections", Access::Filtered, get(collections::list)),
         route(M::POST, "/api/collections", Access::Namespace(RepoCreate), post(collections::create)),
-        route(M::GET, "/api/collections/{owner}/{slug}", Access::Filtered, get(collections::get)),
+        route(M::GET, "/api/collections/{owner}/{slug}", C(RepoRead), get(collections::get)),
         route(M::PATCH, "/api/collections/{owner}/{slug}", C(CollectionManage), patch(collections::update)),
         route(M::DELETE, "/api/collections/{owner}/{slug}", C(CollectionManage), delete(collections::delete)),
         route(M::POST, "/api/collections/{owner}/{slug}/items", C(CollectionManage), post(collections::add_item)),

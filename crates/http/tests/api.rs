@@ -24,7 +24,7 @@ fn route_table_is_fully_declared() {
         ("POST", "/api/repos/move", Repo(RepoManage)),
         ("GET", "/api/collections", Filtered),
         ("POST", "/api/collections", Namespace(RepoCreate)),
-        ("GET", "/api/collections/{owner}/{slug}", Filtered),
+        ("GET", "/api/collections/{owner}/{slug}", Collection(RepoRead)),
         ("PATCH", "/api/collections/{owner}/{slug}", Collection(CollectionManage)),
         ("DELETE", "/api/collections/{owner}/{slug}", Collection(CollectionManage)),
         ("POST", "/api/collections/{owner}/{slug}/items", Collection(CollectionManage)),

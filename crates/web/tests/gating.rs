@@ -81,8 +81,15 @@ async fn request_review_and_revoke_in_the_browser() {
         let p = alice.get(review).await;
         let row = p.text("[data-testid=pending] tr[data-user=bob]");
         assert!(row.contains("Company: Bobco") && row.contains("Country: NL") && row.contains("I agree: yes"), "{row}");
-        let p = alice.submit(review, review, &[("user", "bob"), ("decision", "accepted")]).await;
+        // The settings page carries the same lists in its "Review access requests" dialog; a decision
+        // made there comes back to the settings page with the dialog open.
+        let p = alice.get(settings).await;
+        assert_eq!(p.attr("[data-testid=review-link]", "data-dialog"), "review-requests");
+        assert!(p.text("dialog#review-requests [data-testid=pending] tr[data-user=bob]").contains("Company: Bobco"));
+        let p =
+            alice.submit(settings, review, &[("user", "bob"), ("decision", "accepted"), ("back", "settings")]).await;
         assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert_eq!(p.location.as_deref(), Some("/alice/g/settings#review-requests"));
         assert_eq!(bob.get("/alice/g").await.attr("[data-testid=gate]", "data-standing"), "access");
         let r = bob.client.get(format!("{}/alice/g/resolve/main/weights.txt", app.base)).send().await.unwrap();
         assert_eq!(r.status(), 200, "the browser downloads with its session");

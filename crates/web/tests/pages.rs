@@ -50,6 +50,13 @@ fn page_table_is_fully_declared() {
         ("GET", "/notifications", User),
         ("POST", "/notifications/read-all", User),
         ("POST", "/notifications/{id}/read", User),
+        ("GET", "/collections/{ns}", Public),
+        ("POST", "/collections/{ns}", User),
+        ("GET", "/collections/{ns}/{slug}", Collection(Action::RepoRead)),
+        ("POST", "/collections/{ns}/{slug}/items", Collection(Action::CollectionManage)),
+        ("POST", "/collections/{ns}/{slug}/items/remove", Collection(Action::CollectionManage)),
+        ("POST", "/collections/{ns}/{slug}/delete", Collection(Action::CollectionManage)),
+        ("POST", "/collections/{ns}/{slug}/gating", Collection(Action::OrgManageMembers)),
         ("GET", "/{ns}", Public),
     ]
     .into_iter()
@@ -91,6 +98,7 @@ fn concrete(path: &str) -> String {
         .replace("{*path}", "README.md")
         .replace("{id}", "1")
         .replace("{file}", "style.css")
+        .replace("{slug}", "missing-0123456789abcdef01234567")
 }
 
 /// Every page as an anonymous visitor and as a signed-in stranger: sign-in pages redirect to the sign-in
@@ -120,7 +128,7 @@ async fn page_matrix() {
                         assert_eq!(p.status, StatusCode::SEE_OTHER, "{url}");
                         assert!(p.location.as_deref().unwrap().starts_with("/login?next="), "{url}");
                     }
-                    PageAccess::Repo(_) => {
+                    PageAccess::Repo(_) | PageAccess::Collection(_) => {
                         assert_eq!(p.status, StatusCode::NOT_FOUND, "anonymous {url}");
                         assert!(p.has("h1"), "an HTML 404 page for {url}");
                     }
@@ -128,7 +136,9 @@ async fn page_matrix() {
                 }
                 let p = bob.get(&url).await;
                 match r.access {
-                    PageAccess::Repo(_) => assert_eq!(p.status, StatusCode::NOT_FOUND, "stranger {url}"),
+                    PageAccess::Repo(_) | PageAccess::Collection(_) => {
+                        assert_eq!(p.status, StatusCode::NOT_FOUND, "stranger {url}")
+                    }
                     // Organizations are public; managing one is not.
                     PageAccess::Org(_) => assert_eq!(p.status, StatusCode::FORBIDDEN, "stranger {url}"),
                     _ => assert!(

@@ -267,19 +267,25 @@ pub struct EventRow {
     pub user: String,
 }
 
+/// The three lists, the "Add access" form and the log: shown in the settings page's dialog and, without
+/// JavaScript, on a page of their own.
+pub struct Review {
+    pub pending: Vec<RequestRow>,
+    pub accepted: Vec<RequestRow>,
+    pub rejected: Vec<RequestRow>,
+    pub events: Vec<EventRow>,
+    pub group: String,
+    pub action: String,
+    pub report: String,
+    pub add: FormState,
+}
+
 #[derive(Template)]
 #[template(path = "repo/access_requests.html")]
 struct ReviewPage {
     chrome: Chrome,
     repo: RepoHead,
-    pending: Vec<RequestRow>,
-    accepted: Vec<RequestRow>,
-    rejected: Vec<RequestRow>,
-    events: Vec<EventRow>,
-    group: String,
-    action: String,
-    report: String,
-    add: FormState,
+    review: Review,
 }
 
 /// How many requests of each status the page lists (the API pages through all of them).
@@ -310,15 +316,10 @@ fn row(r: &gatehouse_store::AccessRequest) -> RequestRow {
     }
 }
 
-async fn review_page(
-    state: &AppState,
-    viewer: &Viewer,
-    t: RepoType,
-    p: &RepoPath,
-    add: FormState,
-) -> Result<ReviewPage, PageError> {
+/// The review of a gated repository the viewer manages.
+pub async fn review_of(state: &AppState, viewer: &Viewer, repo: &Repo, add: FormState) -> Result<Review, PageError> {
     let hub = &state.hub;
-    let repo = load(state, viewer, t, &p.ns, &p.name, "settings").await?;
+    let t = repo.t;
     let list = |s: RequestStatus| {
         gating::list_requests(hub, &viewer.subject, t, repo.ns(), repo.name(), Some(s), 0, REVIEW_LIMIT)
     };
@@ -339,8 +340,7 @@ async fn review_page(
         Some(_) => gating::gate_info(hub, &repo.record).await?.label,
         None => String::new(),
     };
-    Ok(ReviewPage {
-        chrome: Chrome::new(viewer, format!("Access requests of {}", repo.head.id)),
+    Ok(Review {
         pending,
         accepted,
         rejected,
@@ -349,6 +349,21 @@ async fn review_page(
         action: format!("{}/settings/access-requests", repo.head.base),
         report: format!("/api/{}s/{}/user-access-report", t.as_str(), repo.head.id),
         add,
+    })
+}
+
+async fn review_page(
+    state: &AppState,
+    viewer: &Viewer,
+    t: RepoType,
+    p: &RepoPath,
+    add: FormState,
+) -> Result<ReviewPage, PageError> {
+    let repo = load(state, viewer, t, &p.ns, &p.name, "settings").await?;
+    let review = review_of(state, viewer, &repo, add).await?;
+    Ok(ReviewPage {
+        chrome: Chrome::new(viewer, format!("Access requests of {}", repo.head.id)),
+        review,
         repo: repo.head,
     })
 }
@@ -375,6 +390,9 @@ pub struct DecisionForm {
     decision: String,
     #[serde(default)]
     reason: String,
+    /// `settings`: the decision came from the settings page's dialog, which opens again.
+    #[serde(default)]
+    back: String,
 }
 
 /// `POST /{repo}/settings/access-requests`: Accept, Reject, Cancel, or Add access.
@@ -402,6 +420,9 @@ pub async fn decide(
         }
     };
     match result {
+        Ok(()) if form.back == "settings" => {
+            Ok(see_other(&format!("/{}{}/{}/settings#review-requests", t.url_prefix(), p.ns, p.name)))
+        }
         Ok(()) => Ok(see_other(&here)),
         Err(e) if matches!(e.code, ErrorCode::BadRequest | ErrorCode::NotFound) && !form.user.is_empty() => {
             // Shown next to the "Add access" field (or above the lists for a decision).

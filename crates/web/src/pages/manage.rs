@@ -5,7 +5,7 @@
 use crate::csrf::CsrfForm;
 use crate::forms::FormState;
 use crate::page::{html, html_status, see_other, Chrome, PageError};
-use crate::pages::gating::{settings_view, GateSettingsView};
+use crate::pages::gating::{review_of, settings_view, GateSettingsView, Review};
 use crate::pages::repo::{load, Repo, RepoHead};
 use crate::session::Viewer;
 use askama::Template;
@@ -147,6 +147,8 @@ pub(crate) struct SettingsPage {
     rename: FormState,
     delete: FormState,
     gate: GateSettingsView,
+    /// The access requests, for the "Review access requests" dialog of a gated repository.
+    review: Option<Review>,
 }
 
 /// The settings page with the forms as given (a refused form shows its errors).
@@ -162,12 +164,17 @@ async fn settings_with(
         // Someone who may see the repository but not manage it: forbidden, not hidden.
         return Err(Error::forbidden("Only the repository's admins can change its settings.").into());
     }
+    let review = match repo.record.gated {
+        Some(_) => Some(review_of(state, viewer, &repo, FormState::new()).await?),
+        None => None,
+    };
     Ok(SettingsPage {
         chrome: Chrome::new(viewer, format!("Settings of {}", repo.head.id)),
         private: repo.record.private,
         rename,
         delete,
         gate: settings_view(state, &repo, gate).await?,
+        review,
         repo: repo.head,
     })
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod browse;
+mod collections;
 mod diff;
 mod gating;
 mod manage;
@@ -29,6 +30,9 @@ pub enum PageAccess {
     Repo(Action),
     /// The action on the organization in the path (managing members: its admins).
     Org(Action),
+    /// The collection in the path: `RepoRead` to see it, any other action on the namespace that owns it;
+    /// hidden collections are 404 pages.
+    Collection(Action),
 }
 
 pub struct PageRoute {
@@ -79,6 +83,33 @@ pub fn table() -> Vec<PageRoute> {
         page(M::GET, "/notifications", User, get(notifications::list)),
         page(M::POST, "/notifications/read-all", User, post(notifications::read_all)),
         page(M::POST, "/notifications/{id}/read", User, post(notifications::read_one)),
+        page(M::GET, "/collections/{ns}", Public, get(collections::namespace)),
+        page(M::POST, "/collections/{ns}", User, post(collections::create)),
+        page(M::GET, "/collections/{ns}/{slug}", Collection(Action::RepoRead), get(collections::show)),
+        page(
+            M::POST,
+            "/collections/{ns}/{slug}/items",
+            Collection(Action::CollectionManage),
+            post(collections::add_item),
+        ),
+        page(
+            M::POST,
+            "/collections/{ns}/{slug}/items/remove",
+            Collection(Action::CollectionManage),
+            post(collections::remove_item),
+        ),
+        page(
+            M::POST,
+            "/collections/{ns}/{slug}/delete",
+            Collection(Action::CollectionManage),
+            post(collections::delete),
+        ),
+        page(
+            M::POST,
+            "/collections/{ns}/{slug}/gating",
+            Collection(Action::OrgManageMembers),
+            post(collections::set_gating),
+        ),
         page(M::GET, "/{ns}", Public, get(browse::account)),
     ];
     macro_rules! repo_pages {
