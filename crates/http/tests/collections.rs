@@ -302,7 +302,7 @@ async fn visibility_of_collections_and_items() {
             s.sort();
             s
         };
-        assert_eq!(slugs(Some(w.carol.clone())).await, [public.clone()]);
+        assert_eq!(slugs(Some(w.carol.clone())).await, vec![public.clone()]);
         let mut both = vec![private.clone(), public.clone()];
         both.sort();
         assert_eq!(slugs(Some(w.alice.clone())).await, both);

@@ -81,6 +81,8 @@ pub trait AccountStore: Send + Sync {
     async fn members_of_org(&self, org: AccountId) -> StoreResult<Vec<(Account, OrgRole)>>;
     /// The org's first `limit` admins by when they joined (who is told of an org's access requests).
     async fn first_admins_of_org(&self, org: AccountId, limit: u32) -> StoreResult<Vec<Account>>;
+    /// Users whose name starts with `prefix` (case-insensitive; `%` and `_` are literal), by name.
+    async fn users_by_prefix(&self, prefix: &str, limit: u32) -> StoreResult<Vec<Account>>;
 }
 
 /// The columns `account_from_row` reads, from an `accounts` table aliased `a`.
@@ -301,6 +303,16 @@ impl AccountStore for Store {
              WHERE m.org_id = $1 AND m.role = 'admin' ORDER BY m.created_at, m.user_id LIMIT $2"
         );
         let rows = sqlx::query(&sql).bind(org).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn users_by_prefix(&self, prefix: &str, limit: u32) -> StoreResult<Vec<Account>> {
+        let pattern = crate::sql::prefix_pattern(&fold(prefix));
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.kind = 'user' AND a.name_lower LIKE $1 ESCAPE '\\' \
+             ORDER BY a.name_lower LIMIT $2"
+        );
+        let rows = sqlx::query(&sql).bind(pattern).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(account_from_row).collect()
     }
 }

@@ -128,6 +128,7 @@ pub trait GatingStore: Send + Sync {
     ) -> StoreResult<AccessRequest>;
     /// Moves a request to `to` (with the reason, for a rejection). NotFound if there is no such request
     /// or it is in `to` already; nothing is written then.
+    #[allow(clippy::too_many_arguments)]
     async fn set_request_status(
         &self,
         gate: Gate,
@@ -349,6 +350,7 @@ impl GatingStore for Store {
         Ok(created)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn set_request_status(
         &self,
         gate: Gate,

@@ -27,8 +27,12 @@ pub(crate) fn offset_param(offset: u64) -> i64 {
 
 /// A `LIKE … ESCAPE '\'` pattern matching `needle` as a literal substring.
 pub(crate) fn contains_pattern(needle: &str) -> String {
-    let mut p = String::with_capacity(needle.len() + 2);
-    p.push('%');
+    format!("%{}", prefix_pattern(needle))
+}
+
+/// A `LIKE … ESCAPE '\\'` pattern matching text that starts with `needle`.
+pub(crate) fn prefix_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 1);
     for c in needle.chars() {
         if matches!(c, '\\' | '%' | '_') {
             p.push('\\');
@@ -52,6 +56,7 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(contains_pattern("a_b%c\\d"), "%a\\_b\\%c\\\\d%");
+        assert_eq!(prefix_pattern("a_%"), "a\\_\\%%");
         assert_eq!(contains_pattern(""), "%%");
     }
 }

@@ -107,7 +107,16 @@ async fn request_review_and_revoke_in_the_browser() {
         let again = bob.submit("/alice/g", "/alice/g/ask-access", &right).await;
         assert_eq!(again.status, StatusCode::FORBIDDEN);
 
-        // Add access: an unknown user is an error next to the field; carol gets access.
+        // Add access: the search offers users by the start of their name (to reviewers only).
+        let p = alice.get("/alice/g/settings/access-requests/users?user=CA").await;
+        assert_eq!(p.all("option").len(), 1, "{} {}", p.status, p.html.html());
+        assert_eq!(p.attr("option", "value"), "carol");
+        assert_eq!(bob.get("/alice/g/settings/access-requests/users?user=ca").await.status, StatusCode::FORBIDDEN);
+        assert!(
+            alice.get("/alice/g/settings/access-requests/users?user=%25").await.all("option").is_empty(),
+            "% is literal"
+        );
+        // An unknown user is an error next to the field; carol gets access.
         let p = alice.submit(review, review, &[("user", "nobody"), ("decision", "grant")]).await;
         assert_eq!(p.status, StatusCode::BAD_REQUEST);
         assert!(p.has("#f-user-error"));

@@ -79,6 +79,7 @@ fn page_table_is_fully_declared() {
             ("POST", "/{ns}/{name}/settings/gating", Repo(Action::RepoManage)),
             ("GET", "/{ns}/{name}/settings/access-requests", Repo(Action::RepoManage)),
             ("POST", "/{ns}/{name}/settings/access-requests", Repo(Action::RepoManage)),
+            ("GET", "/{ns}/{name}/settings/access-requests/users", Repo(Action::RepoManage)),
         ] {
             expected.push((m.to_string(), format!("{prefix}{p}"), a));
         }

@@ -344,6 +344,7 @@ async fn for_review(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &
     Ok((repo, info))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn list_requests(
     hub: &Hub,
     subject: &Subject,
@@ -383,6 +384,7 @@ fn action_name(status: RequestStatus) -> &'static str {
 
 /// Accepts, rejects (with an optional reason, shown to the user) or cancels (back to pending) a request,
 /// in either approval mode. The user hears of acceptance and rejection.
+#[allow(clippy::too_many_arguments)]
 pub async fn handle(
     hub: &Hub,
     subject: &Subject,
@@ -509,6 +511,23 @@ pub async fn grant(
     hub.mail_queued();
     hub.authorization_changed().await?;
     Ok(granted)
+}
+
+/// Users whose name starts with `prefix`, for the reviewers' "Add access" search (at most 10).
+pub async fn find_users(
+    hub: &Hub,
+    subject: &Subject,
+    t: RepoType,
+    ns: &str,
+    name: &str,
+    prefix: &str,
+) -> Result<Vec<Account>> {
+    for_review(hub, subject, t, ns, name).await?;
+    let prefix = prefix.trim();
+    if prefix.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(hub.store.users_by_prefix(prefix, 10).await?)
 }
 
 /// Every request of the gate with the requester's contact details (the "user access report").

@@ -381,6 +381,31 @@ pub async fn review(
     Ok(html(&review_page(&state, &viewer, t, &p, FormState::new()).await?))
 }
 
+#[derive(Template)]
+#[template(path = "repo/user_options.html")]
+struct UserOptions {
+    users: Vec<(String, String)>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct UserQuery {
+    #[serde(default)]
+    user: String,
+}
+
+/// `GET /{repo}/settings/access-requests/users?user=pre`: `<option>`s for the "Add access" field (htmx
+/// fills its datalist as the reviewer types).
+pub async fn user_options(
+    State(state): State<AppState>,
+    Extension(t): Extension<RepoType>,
+    Path(p): Path<RepoPath>,
+    viewer: Viewer,
+    axum::extract::Query(q): axum::extract::Query<UserQuery>,
+) -> Result<Response, PageError> {
+    let found = gating::find_users(&state.hub, &viewer.subject, t, &p.ns, &p.name, &q.user).await?;
+    Ok(html(&UserOptions { users: found.into_iter().map(|a| (a.name, a.fullname)).collect() }))
+}
+
 #[derive(Deserialize)]
 pub struct DecisionForm {
     #[serde(default)]

@@ -199,6 +199,12 @@ pub fn table() -> Vec<PageRoute> {
                     Repo(Action::RepoManage),
                     post(gating::decide),
                 ),
+                (
+                    M::GET,
+                    concat!($prefix, "/{ns}/{name}/settings/access-requests/users"),
+                    Repo(Action::RepoManage),
+                    get(gating::user_options),
+                ),
             ];
             routes.extend(
                 gate.into_iter().map(|(m, path, access, handler)| page(m, path, access, handler.layer(typed()))),
