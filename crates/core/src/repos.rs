@@ -109,6 +109,14 @@ pub async fn delete(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &
 pub async fn rename(hub: &Hub, subject: &Subject, t: RepoType, from: &RepoId, to: &RepoId) -> Result<RepoRecord> {
     let repo = authorize_repo(hub, subject, t, from.namespace(), from.name(), Action::RepoManage).await?;
     let owner = authorize_namespace(hub, subject, to.namespace(), Action::RepoCreate).await?;
+    // A gating group holds only its organization's repositories (seeds): leaving the organization means
+    // leaving the group first, deliberately.
+    if repo.gating_group_id.is_some() && owner.id != repo.owner_id {
+        let group = crate::gating::gate_info(hub, &repo).await?.label;
+        return Err(Error::conflict(format!(
+            "This repository belongs to the gating group {group}; remove it from that collection before moving it to another owner."
+        )));
+    }
     let moved = hub.store.move_repo(repo.id, owner.id, to.name(), now_millis()).await;
     hub.authorization_changed().await?;
     match moved {

@@ -541,6 +541,12 @@ async fn gating_groups() {
         assert_eq!(settings.len(), 2, "{events:?}");
         assert_eq!(settings[0].actor_name, "alice");
 
+        // Moving a grouped repository to another owner would break the group's rule: refused, nothing moves.
+        let out = json!({"fromRepo": "acme/m1", "toRepo": "alice/m1", "type": "model"});
+        let (s, code, _) = call(app, Some(&w.alice), M::POST, "/api/repos/move", Some(out)).await;
+        assert_eq!((s.as_u16(), code.as_str()), (409, "Conflict"));
+        assert_eq!(download(app, &w.erin, "acme/m1").await, 403, "still in place and gated");
+
         // Off: the repositories' own gates apply again.
         let (s, _, v) = gate(app, &w.alice, &family, json!({"gated": false})).await;
         assert_eq!((s.as_u16(), v["gated"].as_bool()), (200, Some(false)));
