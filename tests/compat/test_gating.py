@@ -7,6 +7,8 @@ import pytest
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 
+from conftest import unique
+
 CARD = """---
 extra_gated_prompt: You agree not to use the model to cause harm.
 extra_gated_fields:
@@ -53,6 +55,11 @@ def test_gated_state_round_trips(hub, gated_repo):
     repo_id = gated_repo("manual")
     api = hub.api("alice")
     assert api.model_info(repo_id).gated == "manual"
+    # Spaces may be gated too.
+    space = f"alice/{unique('space')}"
+    api.create_repo(space, repo_type="space", space_sdk="static")
+    api.update_repo_settings(space, gated="auto", repo_type="space")
+    assert api.space_info(space).gated == "auto"
     api.update_repo_settings(repo_id, gated="auto")
     assert api.model_info(repo_id).gated == "auto"
     api.update_repo_settings(repo_id, gated=False)
@@ -61,6 +68,10 @@ def test_gated_state_round_trips(hub, gated_repo):
 
 def test_downloads_without_access_raise_gated_repo_error(hub, gated_repo, cache_dir):
     repo_id = gated_repo("manual")
+    # The repository exists for everyone; its files are what the gate keeps (spec 7.1).
+    assert hub.api("bob").repo_exists(repo_id)
+    with pytest.raises(GatedRepoError):
+        hub.api("bob").file_exists(repo_id, "config.json")
     for who in ("bob", None):
         with pytest.raises(GatedRepoError) as e:
             download(hub, who, repo_id, cache_dir)
