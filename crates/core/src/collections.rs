@@ -22,12 +22,11 @@ use crate::Hub;
 use gatehouse_authz::{decide, Action, Decision, NamespaceFacts, Resource, Subject};
 use gatehouse_store::{
     AccountStore, CollectionItemRecord, CollectionQuery, CollectionRecord, CollectionSort, CollectionStore,
-    CollectionUpdate, Gate, GateSettings, GroupRefusal, ItemKey, ItemType, ItemUpdate, NewCollection,
-    NewCollectionItem, NewGateEvent, RepoRecord, StoreError,
+    CollectionUpdate, Gate, GroupRefusal, ItemKey, ItemType, ItemUpdate, NewCollection, NewCollectionItem, RepoRecord,
+    StoreError,
 };
-use gatehouse_types::{Error, ErrorCode, GateMode, NotificationsMode, RepoId, RepoType, Result};
+use gatehouse_types::{Error, ErrorCode, RepoId, RepoType, Result};
 use rand::RngCore;
-use serde_json::json;
 
 pub const MAX_TITLE_CHARS: usize = 100;
 /// The Hub's limits (huggingface_hub's docstrings).
@@ -573,16 +572,6 @@ pub async fn delete_item(hub: &Hub, subject: &Subject, owner: &str, slug: &str, 
 
 // ---- gating groups --------------------------------------------------------------------------------------
 
-/// A change to a collection's gating settings; None leaves that part as it is.
-#[derive(Debug, Default, Clone)]
-pub struct GatingUpdate {
-    /// Some(None) turns the gating group off.
-    pub mode: Option<Option<GateMode>>,
-    pub notifications_mode: Option<NotificationsMode>,
-    /// Some(None) (or an empty address) goes back to the default recipients (the first admins).
-    pub notifications_email: Option<Option<String>>,
-}
-
 /// Turns a collection into a gating group (or back), or changes who hears of its requests. Only the
 /// organization's admins may; every model and dataset must be the organization's and in no other group.
 /// The change is logged and the access caches cleared on every server.
@@ -591,7 +580,7 @@ pub async fn set_gating(
     subject: &Subject,
     owner: &str,
     slug: &str,
-    u: GatingUpdate,
+    u: crate::gating::GateUpdate,
 ) -> Result<CollectionRecord> {
     let c = authorized(hub, subject, owner, slug, Action::CollectionManage).await?;
     if !c.owner_is_org {
@@ -601,17 +590,8 @@ pub async fn set_gating(
         ErrorCode::Forbidden => Error::forbidden("Only the organization's admins can change its gating groups."),
         _ => e,
     })?;
-    let email = match u.notifications_email {
-        Some(Some(e)) if !e.trim().is_empty() => Some(Some(crate::accounts::parse_email(&e)?)),
-        Some(_) => Some(None),
-        None => None,
-    };
     let before = c.gate.clone();
-    let after = GateSettings {
-        mode: u.mode.unwrap_or(before.mode),
-        notifications_mode: u.notifications_mode.unwrap_or(before.notifications_mode),
-        notifications_email: email.unwrap_or_else(|| before.notifications_email.clone()),
-    };
+    let after = u.apply(&before)?;
     if after == before {
         return Ok(c);
     }
@@ -619,22 +599,7 @@ pub async fn set_gating(
         Ok(updated) => updated,
         Err(refusal) => return Err(refusal_error(hub, subject, &c, refusal).await?),
     };
-    let actor = subject.user();
-    let event = NewGateEvent {
-        // The operator CLI acts as user 0, which is no account.
-        actor_id: actor.map(|a| a.user_id).filter(|id| *id > 0),
-        actor_name: actor.map_or_else(|| "anonymous".to_string(), |a| a.username.clone()),
-        action: "settings".to_string(),
-        gate: Gate::Group(c.id),
-        target: group_label(&c),
-        user_id: None,
-        user_name: None,
-        detail: json!({
-            "from": crate::gating::settings_json(&before),
-            "to": crate::gating::settings_json(&after),
-        })
-        .to_string(),
-    };
+    let event = crate::gating::settings_event(subject, Gate::Group(c.id), &group_label(&c), &before, &after);
     // Logged right after the change commits (the log's writer is the gating module's).
     crate::gating::record_event(hub, &event).await?;
     hub.authorization_changed().await?;

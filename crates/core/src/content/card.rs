@@ -96,13 +96,14 @@ pub fn tags(card: &Value) -> Vec<String> {
     out
 }
 
-/// Stores the tags of the card on the default branch, so listings can filter by tag (`?tag=` in the web
-/// UI, `filter=` in the API). Runs after every commit or push to `main`; a card that is missing, stored
-/// in LFS, too large or unparseable has no tags.
-pub async fn refresh_tags(hub: &crate::Hub, repo: &gatehouse_store::RepoRecord) -> gatehouse_types::Result<()> {
+/// README.md on `main`, when it is a git-stored text file of at most 1 MiB.
+pub async fn readme_on_main(
+    hub: &crate::Hub,
+    repo: &gatehouse_store::RepoRecord,
+) -> gatehouse_types::Result<Option<String>> {
     let git = hub.git.clone();
     let key = repo.storage_key.clone();
-    let readme = crate::hub::blocking(move || {
+    crate::hub::blocking(move || {
         let r = git.open(&key)?;
         let Some(head) = r.ref_target("refs/heads/main")? else { return Ok(None) };
         match r.entry(head, "README.md")? {
@@ -112,9 +113,22 @@ pub async fn refresh_tags(hub: &crate::Hub, repo: &gatehouse_store::RepoRecord) 
             _ => Ok(None),
         }
     })
-    .await?;
-    let data = readme.as_deref().and_then(|t| card_data(t).ok().flatten());
-    let tags = data.as_ref().map(tags).unwrap_or_default();
+    .await
+}
+
+/// The card's metadata on `main`: None when there is no card or its metadata does not parse.
+pub async fn data_on_main(
+    hub: &crate::Hub,
+    repo: &gatehouse_store::RepoRecord,
+) -> gatehouse_types::Result<Option<Value>> {
+    Ok(readme_on_main(hub, repo).await?.as_deref().and_then(|t| card_data(t).ok().flatten()))
+}
+
+/// Stores the tags of the card on the default branch, so listings can filter by tag (`?tag=` in the web
+/// UI, `filter=` in the API). Runs after every commit or push to `main`; a card that is missing, stored
+/// in LFS, too large or unparseable has no tags.
+pub async fn refresh_tags(hub: &crate::Hub, repo: &gatehouse_store::RepoRecord) -> gatehouse_types::Result<()> {
+    let tags = data_on_main(hub, repo).await?.as_ref().map(tags).unwrap_or_default();
     gatehouse_store::RepoStore::set_repo_tags(&hub.store, repo.id, &tags).await?;
     Ok(())
 }

@@ -13,7 +13,6 @@ pub mod form;
 
 use crate::access::{authorize_repo, check_repo};
 use crate::content::card;
-use crate::hub::blocking;
 use crate::time::{iso8601, now_millis};
 use crate::Hub;
 use gatehouse_authz::{Action, Subject, UserSubject};
@@ -125,26 +124,8 @@ fn event(
 
 // ---- the form and the user's side ------------------------------------------------------------------
 
-/// The card's metadata on `main` (README.md front matter), if any.
-async fn card_data(hub: &Hub, repo: &RepoRecord) -> Result<Option<Value>> {
-    let git = hub.git.clone();
-    let key = repo.storage_key.clone();
-    let readme = blocking(move || {
-        let r = git.open(&key)?;
-        let Some(head) = r.ref_target("refs/heads/main")? else { return Ok(None) };
-        match r.entry(head, "README.md")? {
-            Some(e) if e.lfs.is_none() && e.size < 1 << 20 => {
-                Ok(Some(String::from_utf8_lossy(&r.read_blob(e.oid)?).into_owned()))
-            }
-            _ => Ok(None),
-        }
-    })
-    .await?;
-    Ok(readme.as_deref().and_then(|t| card::card_data(t).ok().flatten()))
-}
-
 pub async fn form_of(hub: &Hub, repo: &RepoRecord) -> Result<GateForm> {
-    Ok(GateForm::from_card(card_data(hub, repo).await?.as_ref(), repo.repo_type.as_str()))
+    Ok(GateForm::from_card(card::data_on_main(hub, repo).await?.as_ref(), repo.repo_type.as_str()))
 }
 
 /// Where the caller stands with a gated repository.
@@ -560,6 +541,34 @@ pub struct GateUpdate {
     pub notifications_email: Option<Option<String>>,
 }
 
+impl GateUpdate {
+    /// The settings `before` becomes with this change; the notifications address is checked.
+    pub fn apply(self, before: &GateSettings) -> Result<GateSettings> {
+        let email = match self.notifications_email {
+            Some(Some(e)) if !e.trim().is_empty() => Some(Some(crate::accounts::parse_email(&e)?)),
+            Some(_) => Some(None),
+            None => None,
+        };
+        Ok(GateSettings {
+            mode: self.mode.unwrap_or(before.mode),
+            notifications_mode: self.notifications_mode.unwrap_or(before.notifications_mode),
+            notifications_email: email.unwrap_or_else(|| before.notifications_email.clone()),
+        })
+    }
+}
+
+/// The log entry for a change of `gate`'s settings by `subject`.
+pub fn settings_event(
+    subject: &Subject,
+    gate: Gate,
+    label: &str,
+    before: &GateSettings,
+    after: &GateSettings,
+) -> NewGateEvent {
+    let detail = json!({"from": settings_json(before), "to": settings_json(after)});
+    event(subject, "settings", gate, label, None, detail)
+}
+
 /// Changes the repository's own gate (mode and notifications). A repository in a gating group keeps
 /// its own settings for when it leaves the group; the group's apply meanwhile.
 pub async fn update_settings(
@@ -572,22 +581,12 @@ pub async fn update_settings(
 ) -> Result<()> {
     let repo = authorize_repo(hub, subject, t, ns, name, Action::RepoManage).await?;
     let before = repo.own_gate.clone();
-    let email = match u.notifications_email {
-        Some(Some(e)) if !e.trim().is_empty() => Some(Some(crate::accounts::parse_email(&e)?)),
-        Some(_) => Some(None),
-        None => None,
-    };
-    let after = GateSettings {
-        mode: u.mode.unwrap_or(before.mode),
-        notifications_mode: u.notifications_mode.unwrap_or(before.notifications_mode),
-        notifications_email: email.unwrap_or_else(|| before.notifications_email.clone()),
-    };
+    let after = u.apply(&before)?;
     if after == before {
         return Ok(());
     }
     hub.store.set_gate_settings(repo.id, &after, now_millis()).await?;
-    let detail = json!({"from": settings_json(&before), "to": settings_json(&after)});
-    record_event(hub, &event(subject, "settings", Gate::Repo(repo.id), &repo_label(&repo), None, detail)).await?;
+    record_event(hub, &settings_event(subject, Gate::Repo(repo.id), &repo_label(&repo), &before, &after)).await?;
     hub.authorization_changed().await
 }
 

@@ -10,8 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::collections::{
-    self, AddItem, ChangeItem, Collection, CreateCollection, CreateOutcome, GatingUpdate, Item, ListCollections,
-    UpdateCollection,
+    self, AddItem, ChangeItem, Collection, CreateCollection, CreateOutcome, Item, ListCollections, UpdateCollection,
 };
 use gatehouse_core::time::iso8601;
 use gatehouse_store::{CollectionSort, ItemType};
@@ -291,7 +290,7 @@ pub async fn set_gating(
         }
     };
     let notifications = b.notifications.unwrap_or_default();
-    let u = GatingUpdate {
+    let u = gatehouse_core::gating::GateUpdate {
         mode,
         notifications_mode: notifications
             .mode

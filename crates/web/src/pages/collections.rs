@@ -7,6 +7,7 @@ use crate::csrf::CsrfForm;
 use crate::format;
 use crate::forms::FormState;
 use crate::page::{html, html_status, see_other, Chrome, PageError};
+use crate::pages::gating::GateSettingsForm;
 use crate::session::Viewer;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -14,12 +15,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use gatehouse_authz::{decide, Action, Decision, Resource};
 use gatehouse_core::access::namespace_facts;
-use gatehouse_core::collections::{
-    self, AddItem, Collection, CreateCollection, CreateOutcome, GatingUpdate, ListCollections,
-};
+use gatehouse_core::collections::{self, AddItem, Collection, CreateCollection, CreateOutcome, ListCollections};
 use gatehouse_http::AppState;
 use gatehouse_store::{AccountStore, CollectionSort, ItemType};
-use gatehouse_types::{Error, ErrorCode, GateMode, NotificationsMode};
+use gatehouse_types::{Error, ErrorCode, GateMode};
 use serde::Deserialize;
 
 fn is_internal(e: &Error) -> bool {
@@ -352,22 +351,12 @@ pub async fn delete(
     Ok(see_other(&format!("/collections/{}", c.record.owner_name)))
 }
 
-#[derive(Deserialize)]
-pub struct GatingForm {
-    #[serde(default)]
-    mode: String,
-    #[serde(default)]
-    notifications_mode: String,
-    #[serde(default)]
-    notifications_email: String,
-}
-
 /// `POST /collections/{ns}/{slug}/gating`: the organization's admins turn the gating group on or off and
 /// choose who hears of requests.
 pub async fn set_gating(
     State(state): State<AppState>,
     Path(p): Path<CollectionPath>,
-    CsrfForm { viewer, form }: CsrfForm<GatingForm>,
+    CsrfForm { viewer, form }: CsrfForm<GateSettingsForm>,
 ) -> Result<Response, PageError> {
     let c = manageable(&state, &viewer, &p).await?;
     if !collections::can_manage_gating(&viewer.subject, &c.record) {
@@ -378,45 +367,18 @@ pub async fn set_gating(
         };
         return Err(Error::forbidden(why).into());
     }
-    let mut fs = FormState::new()
-        .with_value("mode", &form.mode)
-        .with_value("notifications_mode", &form.notifications_mode)
-        .with_value("notifications_email", &form.notifications_email);
-    let mode = match form.mode.as_str() {
-        "off" => Some(None),
-        other => match GateMode::parse(other) {
-            Ok(m) => Some(Some(m)),
-            Err(e) => {
-                fs.set_error("mode", e.message);
-                None
-            }
-        },
-    };
-    let notifications_mode = match NotificationsMode::parse(&form.notifications_mode) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            fs.set_error("notifications_mode", e.message);
-            None
-        }
-    };
-    if let (false, Some(mode), Some(notifications_mode)) = (fs.has_errors(), mode, notifications_mode) {
-        let u = GatingUpdate {
-            mode: Some(mode),
-            notifications_mode: Some(notifications_mode),
-            notifications_email: Some(Some(form.notifications_email.clone())),
-        };
-        match collections::set_gating(&state.hub, &viewer.subject, &c.record.owner_name, &p.slug, u).await {
+    let fs = match form.update() {
+        Ok(u) => match collections::set_gating(&state.hub, &viewer.subject, &c.record.owner_name, &p.slug, u).await {
             Ok(_) => return Ok(see_other(&format!("/collections/{}", c.slug))),
             Err(e) if is_internal(&e) || matches!(e.code, ErrorCode::Forbidden | ErrorCode::AuthRequired) => {
                 return Err(e.into())
             }
-            Err(e) if e.message.to_ascii_lowercase().contains("email") => {
-                fs.set_error("notifications_email", e.message)
-            }
+            Err(e) if e.message.to_ascii_lowercase().contains("email") => form.with_email_error(e.message),
             // Refused by the group rules: a repository of another owner, or in another group.
-            Err(e) => fs = fs.fail(e.message),
-        }
-    }
+            Err(e) => form.typed().fail(e.message),
+        },
+        Err(fs) => fs,
+    };
     let add = FormState::new().with_value("type", "model");
     let page = show_page(&state, &viewer, &p, add, fs).await?;
     Ok(html_status(StatusCode::BAD_REQUEST, &page))

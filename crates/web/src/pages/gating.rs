@@ -190,6 +190,7 @@ pub async fn settings_view(state: &AppState, repo: &Repo, form: FormState) -> Re
     })
 }
 
+/// The gate settings form, of a repository or a gating group.
 #[derive(Deserialize)]
 pub struct GateSettingsForm {
     #[serde(default)]
@@ -198,6 +199,51 @@ pub struct GateSettingsForm {
     notifications_mode: String,
     #[serde(default)]
     notifications_email: String,
+}
+
+impl GateSettingsForm {
+    /// The form as typed.
+    pub fn typed(&self) -> FormState {
+        FormState::new()
+            .with_value("mode", &self.mode)
+            .with_value("notifications_mode", &self.notifications_mode)
+            .with_value("notifications_email", &self.notifications_email)
+    }
+
+    /// The change to make (the address is checked by the domain), or the form with an error per bad field.
+    pub fn update(&self) -> Result<GateUpdate, FormState> {
+        let mode = match self.mode.as_str() {
+            "off" => Ok(None),
+            other => GateMode::parse(other).map(Some),
+        };
+        match (mode, NotificationsMode::parse(&self.notifications_mode)) {
+            (Ok(mode), Ok(notifications_mode)) => {
+                let email = self.notifications_email.trim();
+                Ok(GateUpdate {
+                    mode: Some(mode),
+                    notifications_mode: Some(notifications_mode),
+                    notifications_email: Some((!email.is_empty()).then(|| email.to_string())),
+                })
+            }
+            (mode, notifications_mode) => {
+                let mut fs = self.typed();
+                if let Err(e) = mode {
+                    fs.set_error("mode", e.message);
+                }
+                if let Err(e) = notifications_mode {
+                    fs.set_error("notifications_mode", e.message);
+                }
+                Err(fs)
+            }
+        }
+    }
+
+    /// The form as typed, with `message` next to the address (the domain refused it).
+    pub fn with_email_error(&self, message: String) -> FormState {
+        let mut fs = self.typed();
+        fs.set_error("notifications_email", message);
+        fs
+    }
 }
 
 /// `POST /{repo}/settings/gating`.
@@ -209,40 +255,14 @@ pub async fn save_settings(
 ) -> Result<Response, PageError> {
     let here = format!("/{}{}/{}/settings", t.url_prefix(), p.ns, p.name);
     viewer.require_user(&here)?;
-    let mut fs = FormState::new()
-        .with_value("mode", &form.mode)
-        .with_value("notifications_mode", &form.notifications_mode)
-        .with_value("notifications_email", &form.notifications_email);
-    let mode = match form.mode.as_str() {
-        "off" => Some(None),
-        other => match GateMode::parse(other) {
-            Ok(m) => Some(Some(m)),
-            Err(e) => {
-                fs.set_error("mode", e.message);
-                None
-            }
-        },
-    };
-    let notifications_mode = match NotificationsMode::parse(&form.notifications_mode) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            fs.set_error("notifications_mode", e.message);
-            None
-        }
-    };
-    if !fs.has_errors() {
-        let email = form.notifications_email.trim();
-        let update = GateUpdate {
-            mode,
-            notifications_mode,
-            notifications_email: Some((!email.is_empty()).then(|| email.to_string())),
-        };
-        match gating::update_settings(&state.hub, &viewer.subject, t, &p.ns, &p.name, update).await {
+    let fs = match form.update() {
+        Ok(update) => match gating::update_settings(&state.hub, &viewer.subject, t, &p.ns, &p.name, update).await {
             Ok(()) => return Ok(see_other(&here)),
-            Err(e) if e.code == ErrorCode::BadRequest => fs.set_error("notifications_email", e.message),
+            Err(e) if e.code == ErrorCode::BadRequest => form.with_email_error(e.message),
             Err(e) => return Err(e.into()),
-        }
-    }
+        },
+        Err(fs) => fs,
+    };
     let repo = load(&state, &viewer, t, &p.ns, &p.name, "settings").await?;
     let page = crate::pages::manage::settings_page(&state, &viewer, repo, fs).await?;
     Ok(html_status(StatusCode::BAD_REQUEST, &page))

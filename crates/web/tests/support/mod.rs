@@ -20,6 +20,8 @@ pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
     pub headers: reqwest::header::HeaderMap,
+    /// The raw HTML, for checks that parsing would hide (escaping).
+    pub body: String,
     pub html: Html,
 }
 
@@ -39,6 +41,10 @@ impl Page {
         let el = self.html.select(&sel).next().unwrap_or_else(|| panic!("no element matches {css}"));
         el.value().attr(attr).unwrap_or_else(|| panic!("{css} has no {attr}")).to_string()
     }
+    pub fn attrs(&self, css: &str, attr: &str) -> Vec<String> {
+        let sel = Selector::parse(css).unwrap();
+        self.html.select(&sel).filter_map(|e| e.value().attr(attr).map(str::to_string)).collect()
+    }
     /// The CSRF token of the page's forms.
     pub fn csrf(&self) -> String {
         self.attr("input[name=csrf]", "value")
@@ -57,7 +63,7 @@ impl Browser {
         let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_string());
         let headers = resp.headers().clone();
         let body = resp.text().await.unwrap();
-        Page { status, location, headers, html: Html::parse_document(&body) }
+        Page { status, location, headers, html: Html::parse_document(&body), body }
     }
 
     pub async fn get(&self, path: &str) -> Page {
