@@ -24,22 +24,11 @@ struct World {
 async fn call(
     app: &TestApp,
     token: Option<&str>,
-    method: M,
+    method: reqwest::Method,
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, String, Value) {
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let code = resp.headers().get("x-error-code").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    let text = resp.text().await.unwrap();
-    (status, code, serde_json::from_str(&text).unwrap_or(Value::Null))
+    app.call(token, method, path, body).await
 }
 
 async fn raw(app: &TestApp, token: &str, method: M, path: &str, body: &str) -> (StatusCode, String) {

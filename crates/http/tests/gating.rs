@@ -25,18 +25,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, String, Value) {
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let code = resp.headers().get("x-error-code").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    let text = resp.text().await.unwrap();
-    (status, code, serde_json::from_str(&text).unwrap_or(Value::Null))
+    app.call(token, method, path, body).await
 }
 
 async fn world(backend: gatehouse_testkit::Backend, kind: &str, mode: &str) -> World {

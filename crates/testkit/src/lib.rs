@@ -152,6 +152,29 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// One API call with an optional bearer token and JSON body: the status, the `X-Error-Code` (or ""),
+    /// and the body as JSON (Null when it is not JSON).
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, String, serde_json::Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let code = resp.headers().get("x-error-code").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let text = resp.text().await.expect("body");
+        (status, code, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+
     /// A user with a write token, returned.
     pub async fn user(&self, name: &str) -> String {
         let req = NewUserRequest {
