@@ -40,10 +40,9 @@ pub async fn send_daily_digests(hub: &Hub, now: i64) -> Result<u64> {
             .collect();
         let subject = format!("{} new access request(s) for {} on {day}", requests.len(), info.label);
         let body = format!(
-            "These users asked for access to {} on {day}:\n\n{}\n\nReview them: {}\n",
+            "These users asked for access to {} on {day}:\n\n{}\n\nReview them on the repository's settings page (the link below).\n",
             info.label,
-            lines.join("\n"),
-            info.review_path
+            lines.join("\n")
         );
         let r = crate::notify::gate_recipients(hub, &info.owner, info.settings.notifications_email.as_deref()).await?;
         let key = format!("digest:{:?}:{day}", info.gate);

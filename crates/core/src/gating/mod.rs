@@ -223,12 +223,12 @@ pub async fn request_access(
     let notices = match (status, info.settings.notifications_mode) {
         (RequestStatus::Pending, NotificationsMode::RealTime) => {
             let body = format!(
-                "{} ({}{}) asked for access to {}.\n\nReview the request: {}\n",
+                "{} ({}{}) asked for access to {}. Review the request on the repository's settings page \
+                 (the link below).\n",
                 requester.name,
                 requester.fullname,
                 requester.email.as_deref().map(|e| format!(", {e}")).unwrap_or_default(),
                 info.label,
-                info.review_path
             );
             owner_notices(
                 hub,
@@ -401,7 +401,7 @@ pub async fn handle(
         RequestStatus::Accepted => vec![user_notice(
             &before,
             format!("Your request to access {} was accepted", info.label),
-            format!("You now have access to the files of {}.\n\n{path}\n", info.label),
+            format!("You now have access to the files of {}.\n", info.label),
             &path,
             key,
         )],
@@ -463,7 +463,7 @@ pub async fn grant(
         user_id: Some(account.id),
         email: account.email.clone(),
         subject: subject_line,
-        body: format!("{} gave you access to the files of {}.\n\n{path}\n", actor.username, info.label),
+        body: format!("{} gave you access to the files of {}.\n", actor.username, info.label),
         link: Some(path),
         dedupe_key: format!("grant:{:?}:{}:{now}", info.gate, account.id),
     };
