@@ -27,7 +27,7 @@ pub use pages::{table, PageAccess, PageRoute};
 /// The whole application: the API and the pages, with API errors rendered as pages for browsers.
 pub fn app(hub: Arc<Hub>, config: HttpConfig) -> axum::Router {
     let pages = pages::router()
-        .layer(middleware::from_fn(session::ensure_anon_cookie))
+        .layer(middleware::from_fn_with_state(session::served_over_https(&config), session::ensure_anon_cookie))
         .layer(middleware::from_fn(headers::security_headers));
     gatehouse_http::router_with(hub, config, pages).layer(middleware::from_fn(errors::html_errors))
 }

@@ -4,7 +4,7 @@
 
 use crate::csrf;
 use crate::page::PageError;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
@@ -82,7 +82,12 @@ impl Viewer {
 }
 
 fn secure(state: &AppState) -> bool {
-    state.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    served_over_https(&state.config)
+}
+
+/// Cookies must be `Secure` when the hub's public URL is https.
+pub fn served_over_https(config: &gatehouse_http::HttpConfig) -> bool {
+    config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -135,7 +140,8 @@ impl FromRequestParts<AppState> for Viewer {
 
 /// Gives every browser an anonymous cookie before it sees a form, so signed-out forms have something
 /// to bind their CSRF token to. The request is amended too, so this very page's forms carry a token.
-pub async fn ensure_anon_cookie(mut req: Request, next: Next) -> Response {
+/// `secure`: the hub is served over https, so the cookie is marked `Secure`.
+pub async fn ensure_anon_cookie(State(secure): State<bool>, mut req: Request, next: Next) -> Response {
     if cookie_value(req.headers(), ANON_COOKIE).is_some() {
         return next.run(req).await;
     }
@@ -149,7 +155,8 @@ pub async fn ensure_anon_cookie(mut req: Request, next: Next) -> Response {
         req.headers_mut().insert(header::COOKIE, v);
     }
     let mut resp = next.run(req).await;
-    let cookie = Cookie::build((ANON_COOKIE, value)).path("/").http_only(true).same_site(SameSite::Lax).build();
+    let cookie =
+        Cookie::build((ANON_COOKIE, value)).path("/").http_only(true).secure(secure).same_site(SameSite::Lax).build();
     if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }

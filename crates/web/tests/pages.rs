@@ -742,3 +742,49 @@ async fn organizations_and_members() {
         assert_eq!(p.location.as_deref(), Some("/acme/shared"));
     }
 }
+
+/// Behind https (`public_url`), every cookie the pages set is `Secure`.
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let http = gatehouse_http::HttpConfig { public_url: Some("https://hub.example".into()), ..Default::default() };
+    let accounts = AccountsConfig { signup: SignupMode::Open, ..Default::default() };
+    let app = TestApp::start_custom(
+        Backend::Sqlite,
+        TestOptions { http, accounts, app: gatehouse_web::app, ..Default::default() },
+    )
+    .await;
+    let _ = signed_in(&app, "alice").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let first = client.get(app.url("/login")).send().await.unwrap();
+    let anon: Vec<String> =
+        first.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let anon_cookie = anon.iter().find(|c| c.starts_with("gh_anon=")).expect("an anonymous cookie");
+    assert!(anon_cookie.contains("Secure"), "{anon_cookie}");
+    let pair = anon_cookie.split(';').next().unwrap().to_string();
+    let csrf = Page {
+        status: first.status(),
+        location: None,
+        headers: Default::default(),
+        body: String::new(),
+        html: scraper::Html::parse_document(&first.text().await.unwrap()),
+    }
+    .csrf();
+    let resp = client
+        .post(app.url("/login"))
+        .header("cookie", pair)
+        .header("origin", "https://hub.example")
+        .header("host", "hub.example")
+        .form(&[("csrf", csrf.as_str()), ("login", "alice"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let session = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("gh_session="))
+        .unwrap();
+    assert!(session.contains("Secure") && session.contains("HttpOnly"), "{session}");
+}
