@@ -122,4 +122,42 @@ api.update_repo_settings("olga/research", gated="manual")
     await sam.goto('/olga/research');
     await sam.locator('[data-testid=gate][data-standing=access]').waitFor();
   });
+
+  it('shows a gating group on its collection page, and one request opens its repositories', async () => {
+    const admin = await user('gina');
+    const asker = await user('tom');
+    await server.cli(['org', 'create', 'lab', '--admin', admin.name, '--full-name', 'The Lab']);
+    const slug = (await python(
+      `
+import httpx
+from huggingface_hub import HfApi
+api = HfApi()
+for name in ("llm-small", "llm-large"):
+    api.create_repo(f"lab/{name}")
+    api.upload_file(path_or_fileobj=b"weights", path_in_repo="weights.txt", repo_id=f"lab/{name}")
+c = api.create_collection("LLM family", namespace="lab")
+for name in ("llm-small", "llm-large"):
+    api.add_collection_item(c.slug, f"lab/{name}", "model")
+r = httpx.put(f"${server.base}/api/collections/{c.slug}/gating", json={"gated": "auto"},
+              headers={"authorization": f"Bearer ${admin.token}"})
+assert r.status_code == 200, r.text
+print(c.slug)
+`,
+      { base: server.base, token: admin.token },
+    )).trim();
+
+    const tom = await newPage();
+    await signIn(tom, asker.name, asker.password);
+    await tom.goto(`/collections/${slug}`);
+    await tom.locator('[data-testid=gating-badge]').waitFor();
+    await tom.screenshot({ path: join(SHOTS, 'collection-gating-group.png') });
+    // One request, on one of them, opens both.
+    assert.equal((await tom.request.get('/lab/llm-large/resolve/main/weights.txt')).status(), 403);
+    await tom.goto('/lab/llm-small');
+    await button(tom, 'Agree and send request to access repo').click();
+    await tom.locator('[data-testid=gate][data-standing=access]').waitFor();
+    const large = await tom.request.get('/lab/llm-large/resolve/main/weights.txt');
+    assert.equal(large.status(), 200);
+    assert.equal(await large.text(), 'weights');
+  });
 });
