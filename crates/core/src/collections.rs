@@ -595,13 +595,12 @@ pub async fn set_gating(
     if after == before {
         return Ok(c);
     }
-    let updated = match hub.store.set_collection_gate(c.id, &after, now_millis()).await? {
+    // The change and its log entry are one transaction.
+    let event = crate::gating::settings_event(subject, Gate::Group(c.id), &group_label(&c), &before, &after);
+    let updated = match hub.store.set_collection_gate(c.id, &after, Some(&event), now_millis()).await? {
         Ok(updated) => updated,
         Err(refusal) => return Err(refusal_error(hub, subject, &c, refusal).await?),
     };
-    let event = crate::gating::settings_event(subject, Gate::Group(c.id), &group_label(&c), &before, &after);
-    // Logged right after the change commits (the log's writer is the gating module's).
-    crate::gating::record_event(hub, &event).await?;
     hub.authorization_changed().await?;
     Ok(updated)
 }

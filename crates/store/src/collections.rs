@@ -228,10 +228,12 @@ pub trait CollectionStore: Send + Sync {
     /// Sets the gate. With a mode, every model and dataset of the collection must be the owner's and in
     /// no other group, and all of them join this one; without, they all leave it. One transaction:
     /// refused, nothing changes.
+    /// `event`, when given, is logged in the same transaction.
     async fn set_collection_gate(
         &self,
         collection_id: i64,
         gate: &GateSettings,
+        event: Option<&crate::NewGateEvent>,
         now: Millis,
     ) -> StoreResult<Result<CollectionRecord, GroupRefusal>>;
     /// The repositories whose gating group this collection is, in id order.
@@ -742,6 +744,7 @@ impl CollectionStore for Store {
         &self,
         collection_id: i64,
         gate: &GateSettings,
+        event: Option<&crate::NewGateEvent>,
         now: Millis,
     ) -> StoreResult<Result<CollectionRecord, GroupRefusal>> {
         let mut tx = self.pool.begin().await?;
@@ -789,6 +792,9 @@ impl CollectionStore for Store {
                 .await?;
         }
         let updated = fetch_collection(&mut tx, collection_id).await?.ok_or_else(|| no_collection(collection_id))?;
+        if let Some(e) = event {
+            crate::gating::insert_event(&mut tx, e, now).await?;
+        }
         tx.commit().await?;
         Ok(Ok(updated))
     }

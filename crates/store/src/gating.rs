@@ -148,7 +148,6 @@ pub trait GatingStore: Send + Sync {
         effects: Effects<'_>,
         now: Millis,
     ) -> StoreResult<AccessRequest>;
-    async fn record_gate_event(&self, event: &NewGateEvent, now: Millis) -> StoreResult<()>;
     /// Newest first.
     async fn gate_events(&self, gate: Gate, limit: u32) -> StoreResult<Vec<GateEventRecord>>;
     /// Pending requests created in `[from, to)` for gates in daily notification mode, oldest first.
@@ -201,9 +200,9 @@ fn event_from_row(row: &AnyRow) -> StoreResult<GateEventRecord> {
     })
 }
 
-type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
+pub(crate) type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
 
-async fn insert_event(tx: &mut Tx<'_>, e: &NewGateEvent, now: Millis) -> StoreResult<()> {
+pub(crate) async fn insert_event(tx: &mut Tx<'_>, e: &NewGateEvent, now: Millis) -> StoreResult<()> {
     let (repo_id, collection_id) = match e.gate {
         Gate::Repo(id) => (Some(id), None),
         Gate::Group(id) => (None, Some(id)),
@@ -428,13 +427,6 @@ impl GatingStore for Store {
         let granted = fetch_request(&mut tx, gate, RequestRef::User(user)).await?.ok_or_else(no_request)?;
         tx.commit().await?;
         Ok(granted)
-    }
-
-    async fn record_gate_event(&self, event: &NewGateEvent, now: Millis) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_event(&mut tx, event, now).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn gate_events(&self, gate: Gate, limit: u32) -> StoreResult<Vec<GateEventRecord>> {

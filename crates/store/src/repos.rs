@@ -93,8 +93,15 @@ pub trait RepoStore: Send + Sync {
     /// Also sets `updated_at`. NotFound if there is no such repository.
     async fn set_private(&self, id: i64, private: bool, now: Millis) -> StoreResult<()>;
     /// Also sets `updated_at`. NotFound if there is no such repository.
-    /// The repository's own gate: mode and notification settings.
-    async fn set_gate_settings(&self, id: i64, gate: &GateSettings, now: Millis) -> StoreResult<()>;
+    /// The repository's own gate: mode and notification settings; `event`, when given, is logged in the
+    /// same transaction.
+    async fn set_gate_settings(
+        &self,
+        id: i64,
+        gate: &GateSettings,
+        event: Option<&crate::NewGateEvent>,
+        now: Millis,
+    ) -> StoreResult<()>;
     /// Sets `updated_at`. NotFound if there is no such repository.
     async fn touch_repo(&self, id: i64, now: Millis) -> StoreResult<()>;
     /// Only repos admitted by `q.filter`, exactly as `RepoFilter::admits` decides.
@@ -309,7 +316,14 @@ impl RepoStore for Store {
         self.fetch_repo(id).await
     }
 
-    async fn set_gate_settings(&self, id: i64, gate: &GateSettings, now: Millis) -> StoreResult<()> {
+    async fn set_gate_settings(
+        &self,
+        id: i64,
+        gate: &GateSettings,
+        event: Option<&crate::NewGateEvent>,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE repos SET gated = $2, gated_notifications_mode = $3, gated_notifications_email = $4, \
              updated_at = $5 WHERE id = $1",
@@ -319,9 +333,14 @@ impl RepoStore for Store {
         .bind(gate.notifications_mode.as_str())
         .bind(gate.notifications_email.as_deref())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        found_repo(done, id)
+        found_repo(done, id)?;
+        if let Some(e) = event {
+            crate::gating::insert_event(&mut tx, e, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn set_private(&self, id: i64, private: bool, now: Millis) -> StoreResult<()> {

@@ -851,14 +851,14 @@ async fn gate_setting(store: Store) {
         notifications_mode: gatehouse_types::NotificationsMode::Daily,
         notifications_email: Some("gate@example.com".into()),
     };
-    store.set_gate_settings(r.id, &manual, 2).await.expect("gate");
+    store.set_gate_settings(r.id, &manual, None, 2).await.expect("gate");
     let got = store.repo_by_id(r.id).await.unwrap().unwrap();
     assert_eq!((got.gated, got.updated_at), (Some(gatehouse_types::GateMode::Manual), 2));
     assert_eq!(got.own_gate, manual);
     let off = gatehouse_store::GateSettings { mode: None, ..manual.clone() };
-    store.set_gate_settings(r.id, &off, 3).await.expect("ungate");
+    store.set_gate_settings(r.id, &off, None, 3).await.expect("ungate");
     assert_eq!(store.repo_by_id(r.id).await.unwrap().unwrap().gated, None);
-    assert!(matches!(store.set_gate_settings(999_999, &off, 4).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.set_gate_settings(999_999, &off, None, 4).await, Err(StoreError::NotFound(_))));
 }
 
 fn xh(n: u8) -> String {
@@ -1799,7 +1799,7 @@ async fn gating_groups(store: Store) {
     };
 
     // A repository of another owner refuses the whole change.
-    match store.set_collection_gate(a.id, &manual, 4).await.unwrap() {
+    match store.set_collection_gate(a.id, &manual, None, 4).await.unwrap() {
         Err(GroupRefusal::ForeignRepo(r)) => assert_eq!(r.id, foreign.id),
         other => panic!("expected a foreign repository, got {other:?}"),
     }
@@ -1807,7 +1807,7 @@ async fn gating_groups(store: Store) {
     assert_eq!(group_of(m1.id).await, None);
 
     store.delete_collection_item(a.id, &fi.object_id, 5).await.unwrap();
-    let gated = store.set_collection_gate(a.id, &manual, 6).await.unwrap().expect("gated");
+    let gated = store.set_collection_gate(a.id, &manual, None, 6).await.unwrap().expect("gated");
     assert_eq!((gated.gate.clone(), gated.updated_at), (manual.clone(), 6));
     assert_eq!((group_of(m1.id).await, group_of(d1.id).await), (Some(a.id), Some(a.id)));
     assert_eq!(group_of(s1.id).await, None, "spaces are not gated by the group");
@@ -1817,14 +1817,14 @@ async fn gating_groups(store: Store) {
     assert_eq!(store.gating_group_repos(a.id).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [m1.id, d1.id]);
     // Setting it again (another mode) is fine.
     let auto = GateSettings { mode: Some(GateMode::Auto), ..manual.clone() };
-    store.set_collection_gate(a.id, &auto, 7).await.unwrap().expect("mode change");
+    store.set_collection_gate(a.id, &auto, None, 7).await.unwrap().expect("mode change");
     assert_eq!(store.repo_by_id(d1.id).await.unwrap().unwrap().gated, Some(GateMode::Auto));
 
     // A repository stays in any number of regular collections, but in one gating group only.
     add(&store, &regular, new_item(ItemType::Model, Some(&m1), ""), 8).await;
     add(&store, &b, new_item(ItemType::Model, Some(&m1), ""), 8).await;
     add(&store, &b, new_item(ItemType::Model, Some(&m2), ""), 8).await;
-    match store.set_collection_gate(b.id, &auto, 9).await.unwrap() {
+    match store.set_collection_gate(b.id, &auto, None, 9).await.unwrap() {
         Err(GroupRefusal::InOtherGroup { repo, group }) => assert_eq!((repo.id, group.id), (m1.id, a.id)),
         other => panic!("expected another group, got {other:?}"),
     }
@@ -1844,19 +1844,19 @@ async fn gating_groups(store: Store) {
     assert_eq!(group_of(m2.id).await, None);
     // m2 is free; m1 still blocks b. Once a stops gating, b can.
     let off = GateSettings { mode: None, ..auto.clone() };
-    store.set_collection_gate(a.id, &off, 13).await.unwrap().expect("off");
+    store.set_collection_gate(a.id, &off, None, 13).await.unwrap().expect("off");
     assert_eq!((group_of(m1.id).await, group_of(d1.id).await), (None, None));
     assert_eq!(store.repo_by_id(m1.id).await.unwrap().unwrap().gated, None);
-    store.set_collection_gate(b.id, &auto, 14).await.unwrap().expect("b gated");
+    store.set_collection_gate(b.id, &auto, None, 14).await.unwrap().expect("b gated");
     assert_eq!((group_of(m1.id).await, group_of(m2.id).await), (Some(b.id), Some(b.id)));
     // Now a (which still holds m1) cannot gate again, and a member of b cannot join a gated collection.
-    match store.set_collection_gate(a.id, &manual, 15).await.unwrap() {
+    match store.set_collection_gate(a.id, &manual, None, 15).await.unwrap() {
         Err(GroupRefusal::InOtherGroup { repo, group }) => assert_eq!((repo.id, group.id), (m1.id, b.id)),
         other => panic!("expected another group, got {other:?}"),
     }
     let c = collection(&store, &acme, "Datasets", false, 15).await;
     add(&store, &c, new_item(ItemType::Dataset, Some(&d1), ""), 15).await;
-    store.set_collection_gate(c.id, &manual, 15).await.unwrap().expect("c gated");
+    store.set_collection_gate(c.id, &manual, None, 15).await.unwrap().expect("c gated");
     match store.add_collection_item(c.id, new_item(ItemType::Model, Some(&m2), ""), 16).await.unwrap() {
         Err(GroupRefusal::InOtherGroup { repo, group }) => assert_eq!((repo.id, group.id), (m2.id, b.id)),
         other => panic!("expected another group, got {other:?}"),
@@ -1865,7 +1865,7 @@ async fn gating_groups(store: Store) {
     // Deleting a gating group frees its repositories.
     assert!(store.delete_collection(b.id).await.unwrap());
     assert_eq!((group_of(m1.id).await, group_of(m2.id).await), (None, None));
-    assert_not_found(store.set_collection_gate(b.id, &auto, 17).await.map(|_| ()));
+    assert_not_found(store.set_collection_gate(b.id, &auto, None, 17).await.map(|_| ()));
 }
 
 /// Two collections racing to gate the same repository: exactly one wins, and the repository is its.
@@ -1885,11 +1885,14 @@ async fn gating_group_races(store: Store) {
         add(&store, c, new_item(ItemType::Model, Some(&r), ""), 1).await;
     }
     for round in 0..10 {
-        let (a, b) = tokio::join!(store.set_collection_gate(x.id, &auto, 2), store.set_collection_gate(y.id, &auto, 2));
+        let (a, b) = tokio::join!(
+            store.set_collection_gate(x.id, &auto, None, 2),
+            store.set_collection_gate(y.id, &auto, None, 2)
+        );
         let (a, b) = (a.expect("x"), b.expect("y"));
         assert!(a.is_ok() != b.is_ok(), "round {round}: exactly one wins ({a:?}, {b:?})");
         let winner = if a.is_ok() { x.id } else { y.id };
         assert_eq!(store.repo_by_id(r.id).await.unwrap().unwrap().gating_group_id, Some(winner));
-        store.set_collection_gate(winner, &off, 3).await.unwrap().expect("off");
+        store.set_collection_gate(winner, &off, None, 3).await.unwrap().expect("off");
     }
 }

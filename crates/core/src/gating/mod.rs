@@ -585,8 +585,8 @@ pub async fn update_settings(
     if after == before {
         return Ok(());
     }
-    hub.store.set_gate_settings(repo.id, &after, now_millis()).await?;
-    record_event(hub, &settings_event(subject, Gate::Repo(repo.id), &repo_label(&repo), &before, &after)).await?;
+    let event = settings_event(subject, Gate::Repo(repo.id), &repo_label(&repo), &before, &after);
+    hub.store.set_gate_settings(repo.id, &after, Some(&event), now_millis()).await?;
     hub.authorization_changed().await
 }
 
@@ -596,11 +596,6 @@ pub fn settings_json(s: &GateSettings) -> Value {
         "gated": s.mode.map_or(Value::Bool(false), |m| Value::String(m.as_str().into())),
         "notifications": {"mode": s.notifications_mode.as_str(), "email": s.notifications_email},
     })
-}
-
-/// Records a gating decision made elsewhere (a gating group's settings, for instance).
-pub async fn record_event(hub: &Hub, e: &NewGateEvent) -> Result<()> {
-    Ok(hub.store.record_gate_event(e, now_millis()).await?)
 }
 
 /// The log of a gate (newest first), for its owners.
