@@ -139,6 +139,8 @@ def test_grant_access(hub, gated_repo, make_repo, cache_dir):
     owner = hub.api("alice")
     owner.grant_access(repo_id, "bob")
     assert open(download(hub, "bob", repo_id, cache_dir)).read() == '{"layers": 2}'
+    granted = list(owner.list_accepted_access_requests(repo_id))
+    assert [(g.username, g.email) for g in granted] == [("bob", None)]
     for user, status in (("bob", 400), ("nobody-at-all", 404)):
         with pytest.raises(HfHubHTTPError) as e:
             owner.grant_access(repo_id, user)
@@ -166,4 +168,5 @@ def test_access_report(hub, gated_repo):
     rows = {row["user"]: row for row in r.json()}
     assert rows["bob"]["status"] == "pending" and rows["carol"]["status"] == "accepted"
     assert rows["bob"]["fullname"] == "Bob Outsider" and rows["bob"]["email"] == "bob@example.com"
+    assert rows["carol"]["email"] is None, "granted without asking: no contact details shared"
     assert all(row["time"].endswith("Z") for row in rows.values())

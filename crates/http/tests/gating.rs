@@ -247,6 +247,12 @@ async fn requests_reviews_and_enforcement() {
                 .map(|r| (r["user"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string()))
                 .collect();
             assert_eq!(rows, [("bob".into(), "rejected".into()), ("carol".into(), "accepted".into())]);
+            // carol was granted access without asking: she shared no contact details.
+            assert_eq!(report[0]["email"], "bob@example.com");
+            assert!(report[1]["email"].is_null(), "{report}");
+            let (_, _, accepted) = call(app, Some(alice), M::GET, &api("user-access-request/accepted"), None).await;
+            assert_eq!(accepted[0]["user"]["user"], "carol");
+            assert!(accepted[0]["user"]["email"].is_null());
             assert!(report[0]["time"].as_str().unwrap().ends_with('Z') && report[0]["fullname"].is_string());
 
             // Every decision is in the log, with who and what.

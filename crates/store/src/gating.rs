@@ -10,7 +10,7 @@ use sqlx::Row;
 use crate::error::{is_unique_violation, StoreError, StoreResult};
 use crate::notifications::{insert_notifications, NewNotification};
 use crate::repos::{gate_mode, notifications_mode, GateSettings};
-use crate::sql::offset_param;
+use crate::sql::{is_set, offset_param};
 use crate::Store;
 
 /// Whose requests: a repository's own, or a gating group's (shared by all its repositories).
@@ -53,6 +53,15 @@ pub struct AccessRequest {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub decided_by: Option<AccountId>,
+    /// The user asked (and so agreed to share their contact details); false when granted without asking.
+    pub shared_contact: bool,
+}
+
+impl AccessRequest {
+    /// The email the gate's owners may see: only a user who asked shared it.
+    pub fn shared_email(&self) -> Option<&str> {
+        self.user_email.as_deref().filter(|_| self.shared_contact)
+    }
 }
 
 /// A gating group as the gate of its repositories.
@@ -156,7 +165,7 @@ pub trait GatingStore: Send + Sync {
 
 const REQUEST_SELECT: &str = "SELECT q.id, q.repo_id, q.collection_id, q.user_id, a.name AS user_name, \
      a.fullname AS user_fullname, a.email AS user_email, q.status, q.fields, q.rejection_reason, q.created_at, \
-     q.updated_at, q.decided_by FROM access_requests q JOIN accounts a ON a.id = q.user_id";
+     q.updated_at, q.decided_by, q.shared_contact FROM access_requests q JOIN accounts a ON a.id = q.user_id";
 
 fn gate_from(repo_id: Option<i64>, collection_id: Option<i64>) -> StoreResult<Gate> {
     match (repo_id, collection_id) {
@@ -182,6 +191,7 @@ fn request_from_row(row: &AnyRow) -> StoreResult<AccessRequest> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         decided_by: row.try_get("decided_by")?,
+        shared_contact: is_set(row.try_get("shared_contact")?),
     })
 }
 
@@ -410,9 +420,10 @@ impl GatingStore for Store {
                 tx.rollback().await?;
                 return Err(StoreError::Conflict("this user already has access".into()));
             }
+            // Granted without asking: the user shared no contact details.
             let sql = format!(
-                "INSERT INTO access_requests ({col}, user_id, status, created_at, updated_at, decided_by) \
-                 VALUES ($1, $2, 'accepted', $3, $3, $4)"
+                "INSERT INTO access_requests ({col}, user_id, status, created_at, updated_at, decided_by, shared_contact) \
+                 VALUES ($1, $2, 'accepted', $3, $3, $4, 0)"
             );
             let inserted = sqlx::query(&sql).bind(gid).bind(user).bind(now).bind(decided_by).execute(&mut *tx).await;
             match inserted {

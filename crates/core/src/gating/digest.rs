@@ -34,7 +34,7 @@ pub async fn send_daily_digests(hub: &Hub, now: i64) -> Result<u64> {
                     "- {} ({}{})",
                     r.user_name,
                     r.user_fullname,
-                    r.user_email.as_deref().map(|e| format!(", {e}")).unwrap_or_default()
+                    r.shared_email().map(|e| format!(", {e}")).unwrap_or_default()
                 )
             })
             .collect();

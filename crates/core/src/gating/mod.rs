@@ -521,7 +521,7 @@ pub async fn report(hub: &Hub, subject: &Subject, t: RepoType, ns: &str, name: &
         let n = page.len();
         rows.extend(page.into_iter().map(|r| {
             json!({"user": r.user_name, "fullname": r.user_fullname, "status": r.status.as_str(),
-                   "email": r.user_email, "time": iso8601(r.created_at)})
+                   "email": r.shared_email(), "time": iso8601(r.created_at)})
         }));
         if n < 1000 {
             return Ok(rows);

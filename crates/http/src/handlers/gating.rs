@@ -37,7 +37,8 @@ impl GateParams {
 fn request_json(r: &AccessRequest) -> Value {
     let fields: Option<Value> = r.fields.as_deref().and_then(|f| serde_json::from_str(f).ok());
     json!({
-        "user": {"user": r.user_name, "fullname": r.user_fullname, "email": r.user_email},
+        // A user granted access without asking shared no contact details: no email then.
+        "user": {"user": r.user_name, "fullname": r.user_fullname, "email": r.shared_email()},
         "requestId": r.id.to_string(),
         "status": r.status.as_str(),
         "timestamp": gatehouse_core::time::iso8601(r.created_at),

@@ -329,7 +329,7 @@ fn row(r: &gatehouse_store::AccessRequest) -> RequestRow {
     RequestRow {
         user: r.user_name.clone(),
         fullname: r.user_fullname.clone(),
-        email: r.user_email.clone().unwrap_or_default(),
+        email: r.shared_email().unwrap_or_default().to_string(),
         time: format::date(r.created_at),
         fields,
         reason: r.rejection_reason.clone().unwrap_or_default(),
