@@ -11,4 +11,4 @@ mod highlight;
 mod markdown;
 
 pub use highlight::{highlight, highlight_css, Highlighted};
-pub use markdown::{markdown, split_front_matter, CardLinks};
+pub use markdown::{markdown, CardLinks};

@@ -26,24 +26,6 @@ pub struct CardLinks<'a> {
 /// shadow the page's own ids or clobber `window` globals by naming an element.
 const ID_PREFIX: &str = "card-";
 
-/// Splits README.md into its YAML front matter (between a first `---` line and the next `---` line)
-/// and the rest. A text without a closed front matter is all body. A leading BOM is dropped.
-pub fn split_front_matter(text: &str) -> (Option<&str>, &str) {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
-        return (None, text);
-    };
-    let mut offset = 0;
-    for line in rest.split_inclusive('\n') {
-        // Trailing spaces are tolerated, as YAML tools do; `--- x` or `----` are content.
-        if line.trim_end_matches(['\n', '\r', ' ', '\t']) == "---" {
-            return (Some(&rest[..offset]), &rest[offset + line.len()..]);
-        }
-        offset += line.len();
-    }
-    (None, text)
-}
-
 /// Whether a URL is relative to the repository: not `scheme:…`, `/absolute`, `//host`, `#anchor` or
 /// `?query`.
 fn is_relative(url: &str) -> bool {
@@ -315,27 +297,6 @@ mod tests {
 
     fn md(text: &str) -> String {
         markdown(text, &LINKS)
-    }
-
-    #[test]
-    fn front_matter_variants() {
-        assert_eq!(split_front_matter("---\na: 1\n---\n# T\n"), (Some("a: 1\n"), "# T\n"));
-        assert_eq!(split_front_matter("\u{feff}---\r\na: 1\r\n---\r\nbody"), (Some("a: 1\r\n"), "body"));
-        assert_eq!(split_front_matter("---\na: 1\n--- \n"), (Some("a: 1\n"), ""));
-        assert_eq!(split_front_matter("---\na: 1\n---"), (Some("a: 1\n"), ""));
-        assert_eq!(split_front_matter("---\n---\nbody"), (Some(""), "body"));
-        assert_eq!(split_front_matter("---\nunclosed\n"), (None, "---\nunclosed\n"));
-        assert_eq!(split_front_matter("\u{feff}# BOM only"), (None, "# BOM only"));
-        assert_eq!(split_front_matter("# no front matter"), (None, "# no front matter"));
-        assert_eq!(split_front_matter(""), (None, ""));
-        assert_eq!(split_front_matter("---"), (None, "---"));
-        // Not at the very start, or `----`: not front matter.
-        assert_eq!(split_front_matter("\n---\na: 1\n---\n"), (None, "\n---\na: 1\n---\n"));
-        assert_eq!(split_front_matter("----\na\n----\n"), (None, "----\na\n----\n"));
-        // Only the first closing line ends it; the body keeps later rules.
-        assert_eq!(split_front_matter("---\na\n---\nb\n---\n"), (Some("a\n"), "b\n---\n"));
-        // Invalid YAML is still split: parsing it is the caller's business.
-        assert_eq!(split_front_matter("---\n: : [\n---\nx"), (Some(": : [\n"), "x"));
     }
 
     #[test]

@@ -3,19 +3,27 @@
 
 use serde_json::Value;
 
-/// The YAML between a leading `---` line and the next `---` line, if the text starts with one.
-pub fn front_matter(text: &str) -> Option<&str> {
-    // Leading blank lines are tolerated, as on the Hub.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim_start_matches(['\n', '\r', ' ', '\t']);
-    let rest = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
+/// Splits README.md into its front matter — the YAML between a leading `---` line and the next `---`
+/// line — and the body after it. Without a closed front matter the whole text is body. A BOM and blank
+/// lines before the first `---` are tolerated, as on the Hub; the one reader of cards, for the metadata and
+/// for the page that renders the body alike.
+pub fn split(text: &str) -> (Option<&str>, &str) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let start = text.trim_start_matches(['\n', '\r', ' ', '\t']);
+    let Some(rest) = start.strip_prefix("---\n").or_else(|| start.strip_prefix("---\r\n")) else { return (None, text) };
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "---" {
-            return Some(&rest[..offset]);
+            return (Some(&rest[..offset]), &rest[offset + line.len()..]);
         }
         offset += line.len();
     }
-    None
+    (None, text)
+}
+
+/// The front matter alone (see [`split`]).
+pub fn front_matter(text: &str) -> Option<&str> {
+    split(text).0
 }
 
 /// The front matter as JSON: `Ok(None)` when there is none, an error message when it is not a YAML mapping.
@@ -136,6 +144,20 @@ pub async fn refresh_tags(hub: &crate::Hub, repo: &gatehouse_store::RepoRecord) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_front_matter_from_the_body() {
+        assert_eq!(split("---\na: 1\n---\n# T\n"), (Some("a: 1\n"), "# T\n"));
+        assert_eq!(split("\u{feff}---\r\na: 1\r\n---\r\nbody"), (Some("a: 1\r\n"), "body"));
+        assert_eq!(split("\n\n---\na: 1\n--- \n# T"), (Some("a: 1\n"), "# T"));
+        assert_eq!(split("---\na: 1\n---"), (Some("a: 1\n"), ""));
+        assert_eq!(split("---\n---\nbody"), (Some(""), "body"));
+        assert_eq!(split("---\nunclosed\n"), (None, "---\nunclosed\n"));
+        assert_eq!(split("\u{feff}# BOM only"), (None, "# BOM only"));
+        assert_eq!(split(""), (None, ""));
+        assert_eq!(split("----\na\n----\n"), (None, "----\na\n----\n"));
+        assert_eq!(split("---\na\n---\nb\n---\n"), (Some("a\n"), "b\n---\n"));
+    }
 
     #[test]
     fn reads_front_matter() {

@@ -88,6 +88,7 @@ pub async fn gate_view(
     state: &AppState,
     viewer: &Viewer,
     repo: &Repo,
+    card: Option<&Value>,
     values: &HashMap<String, String>,
     errors: &HashMap<String, String>,
     error: String,
@@ -103,7 +104,7 @@ pub async fn gate_view(
         Standing::CanRequest => ("request", None),
         Standing::MustSignIn => ("sign-in", None),
     };
-    let form = gating::form_of(hub, &repo.record).await?;
+    let form = GateForm::from_card(card, repo.t.as_str());
     Ok(Some(GateView {
         standing,
         fields: field_views(&form, values, errors),

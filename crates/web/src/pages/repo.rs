@@ -147,7 +147,7 @@ pub(crate) async fn card_page(
         Some(text) => Some(
             render(move || {
                 let links = CardLinks { blob_base: &blob_base, raw_base: &raw_base };
-                gatehouse_render::markdown(gatehouse_render::split_front_matter(&text).1, &links)
+                gatehouse_render::markdown(gatehouse_core::content::card::split(&text).1, &links)
             })
             .await?,
         ),
@@ -163,7 +163,8 @@ pub(crate) async fn card_page(
         "# export HF_ENDPOINT={origin}\nfrom huggingface_hub import snapshot_download\n\npath = snapshot_download(\"{id}\"{type_arg})"
     );
     let git_clone = format!("git clone {}", gatehouse_http::params::repo_url(&origin, t, repo.ns(), repo.name()));
-    let gate = gate_view(state, viewer, &repo, values, errors, error).await?;
+    // The card's metadata was read with the repository's info: the form comes from it.
+    let gate = gate_view(state, viewer, &repo, info.card_data.as_ref(), values, errors, error).await?;
     Ok(CardPage {
         chrome: Chrome::new(viewer, id),
         has_card: card_html.is_some(),
