@@ -288,42 +288,41 @@ pub async fn delete_repo(
     Ok(see_other(&format!("/{}", repo.ns())))
 }
 
-macro_rules! typed_settings {
-    ($module:ident, $t:expr) => {
-        pub mod $module {
-            use super::*;
-            #[derive(Deserialize)]
-            pub struct P {
-                ns: String,
-                name: String,
-            }
-            pub async fn visibility(
-                State(s): State<AppState>,
-                Path(p): Path<P>,
-                f: CsrfForm<VisibilityForm>,
-            ) -> Result<Response, PageError> {
-                super::set_visibility(s, $t, p.ns, p.name, f.viewer, f.form).await
-            }
-            pub async fn rename(
-                State(s): State<AppState>,
-                Path(p): Path<P>,
-                f: CsrfForm<MoveForm>,
-            ) -> Result<Response, PageError> {
-                super::move_repo(s, $t, p.ns, p.name, f.viewer, f.form).await
-            }
-            pub async fn delete(
-                State(s): State<AppState>,
-                Path(p): Path<P>,
-                f: CsrfForm<DeleteForm>,
-            ) -> Result<Response, PageError> {
-                super::delete_repo(s, $t, p.ns, p.name, f.viewer, f.form).await
-            }
-        }
-    };
-}
+/// The settings forms' handlers; the repository type comes from the route (`Extension`).
+pub mod handlers {
+    use super::*;
+    use axum::Extension;
 
-typed_settings!(model, RepoType::Model);
-typed_settings!(dataset, RepoType::Dataset);
+    #[derive(Deserialize)]
+    pub struct P {
+        ns: String,
+        name: String,
+    }
+    pub async fn visibility(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        Path(p): Path<P>,
+        f: CsrfForm<VisibilityForm>,
+    ) -> Result<Response, PageError> {
+        super::set_visibility(s, t, p.ns, p.name, f.viewer, f.form).await
+    }
+    pub async fn rename(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        Path(p): Path<P>,
+        f: CsrfForm<MoveForm>,
+    ) -> Result<Response, PageError> {
+        super::move_repo(s, t, p.ns, p.name, f.viewer, f.form).await
+    }
+    pub async fn delete(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        Path(p): Path<P>,
+        f: CsrfForm<DeleteForm>,
+    ) -> Result<Response, PageError> {
+        super::delete_repo(s, t, p.ns, p.name, f.viewer, f.form).await
+    }
+}
 
 // ---- organizations ----------------------------------------------------------------------------------
 

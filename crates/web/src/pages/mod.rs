@@ -112,69 +112,67 @@ pub fn table() -> Vec<PageRoute> {
         ),
         page(M::GET, "/{ns}", Public, get(browse::account)),
     ];
+    // The same pages for models (no prefix) and datasets; the handlers take the type from the route.
     macro_rules! repo_pages {
-        ($prefix:literal, $pages:ident, $settings:ident, $t:expr) => {
-            routes.extend([
-                page(M::GET, concat!($prefix, "/{ns}/{name}"), Repo(Action::RepoRead), get(repo::$pages::card)),
-                page(
+        ($prefix:literal, $t:expr) => {
+            let pages = [
+                (M::GET, concat!($prefix, "/{ns}/{name}"), Repo(Action::RepoRead), get(repo::handlers::card)),
+                (
                     M::GET,
                     concat!($prefix, "/{ns}/{name}/tree/{rev}"),
                     Repo(Action::RepoRead),
-                    get(repo::$pages::tree_root),
+                    get(repo::handlers::tree_root),
                 ),
-                page(
+                (
                     M::GET,
                     concat!($prefix, "/{ns}/{name}/tree/{rev}/{*path}"),
                     Repo(Action::RepoRead),
-                    get(repo::$pages::tree),
+                    get(repo::handlers::tree),
                 ),
-                page(
+                (
                     M::GET,
                     concat!($prefix, "/{ns}/{name}/blob/{rev}/{*path}"),
                     Repo(Action::RepoRead),
-                    get(repo::$pages::blob),
+                    get(repo::handlers::blob),
                 ),
-                page(
+                (
                     M::GET,
                     concat!($prefix, "/{ns}/{name}/commits/{rev}"),
                     Repo(Action::RepoRead),
-                    get(repo::$pages::commits),
+                    get(repo::handlers::commits),
                 ),
-                page(
+                (
                     M::GET,
                     concat!($prefix, "/{ns}/{name}/commit/{rev}"),
                     Repo(Action::RepoRead),
-                    get(repo::$pages::commit),
+                    get(repo::handlers::commit),
                 ),
-                page(M::GET, concat!($prefix, "/{ns}/{name}/refs"), Repo(Action::RepoRead), get(repo::$pages::refs)),
-                page(
+                (M::GET, concat!($prefix, "/{ns}/{name}/refs"), Repo(Action::RepoRead), get(repo::handlers::refs)),
+                (
                     M::GET,
                     concat!($prefix, "/{ns}/{name}/settings"),
                     Repo(Action::RepoManage),
-                    get(repo::$pages::settings),
+                    get(repo::handlers::settings),
                 ),
-                page(
+                (
                     M::POST,
                     concat!($prefix, "/{ns}/{name}/settings/visibility"),
                     Repo(Action::RepoManage),
-                    post(manage::$settings::visibility),
+                    post(manage::handlers::visibility),
                 ),
-                page(
+                (
                     M::POST,
                     concat!($prefix, "/{ns}/{name}/settings/move"),
                     Repo(Action::RepoManage),
-                    post(manage::$settings::rename),
+                    post(manage::handlers::rename),
                 ),
-                page(
+                (
                     M::POST,
                     concat!($prefix, "/{ns}/{name}/settings/delete"),
                     Repo(Action::RepoManage),
-                    post(manage::$settings::delete),
+                    post(manage::handlers::delete),
                 ),
-            ]);
-            // Gated repositories: the request form and the owners' review.
-            let typed = || Extension($t);
-            let gate = [
+                // Gated repositories: the request form and the owners' review.
                 (
                     M::POST,
                     concat!($prefix, "/{ns}/{name}/ask-access"),
@@ -207,12 +205,12 @@ pub fn table() -> Vec<PageRoute> {
                 ),
             ];
             routes.extend(
-                gate.into_iter().map(|(m, path, access, handler)| page(m, path, access, handler.layer(typed()))),
+                pages.into_iter().map(|(m, path, access, handler)| page(m, path, access, handler.layer(Extension($t)))),
             );
         };
     }
-    repo_pages!("", model, model, RepoType::Model);
-    repo_pages!("/datasets", dataset, dataset, RepoType::Dataset);
+    repo_pages!("", RepoType::Model);
+    repo_pages!("/datasets", RepoType::Dataset);
     routes
 }
 

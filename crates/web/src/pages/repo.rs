@@ -566,71 +566,76 @@ pub struct RevPathParams {
     path: String,
 }
 
-macro_rules! typed_pages {
-    ($module:ident, $t:expr) => {
-        pub mod $module {
-            use super::*;
-            pub async fn card(
-                State(s): State<AppState>,
-                v: Viewer,
-                h: HeaderMap,
-                Path(p): Path<RepoPathParams>,
-            ) -> Result<Response, PageError> {
-                super::card(s, v, h, $t, p.ns, p.name).await
-            }
-            pub async fn tree_root(
-                State(s): State<AppState>,
-                v: Viewer,
-                Path(p): Path<RevParams>,
-            ) -> Result<Response, PageError> {
-                super::tree(s, v, $t, p.ns, p.name, p.rev, None).await
-            }
-            pub async fn tree(
-                State(s): State<AppState>,
-                v: Viewer,
-                Path(p): Path<RevPathParams>,
-            ) -> Result<Response, PageError> {
-                super::tree(s, v, $t, p.ns, p.name, p.rev, Some(p.path)).await
-            }
-            pub async fn blob(
-                State(s): State<AppState>,
-                v: Viewer,
-                Path(p): Path<RevPathParams>,
-            ) -> Result<Response, PageError> {
-                super::blob(s, v, $t, p.ns, p.name, p.rev, p.path).await
-            }
-            pub async fn commits(
-                State(s): State<AppState>,
-                v: Viewer,
-                Path(p): Path<RevParams>,
-                Query(q): Query<PageQuery>,
-            ) -> Result<Response, PageError> {
-                super::commits(s, v, $t, p.ns, p.name, p.rev, q).await
-            }
-            pub async fn commit(
-                State(s): State<AppState>,
-                v: Viewer,
-                Path(p): Path<RevParams>,
-            ) -> Result<Response, PageError> {
-                super::super::diff::commit(s, v, $t, p.ns, p.name, p.rev).await
-            }
-            pub async fn refs(
-                State(s): State<AppState>,
-                v: Viewer,
-                Path(p): Path<RepoPathParams>,
-            ) -> Result<Response, PageError> {
-                super::refs(s, v, $t, p.ns, p.name).await
-            }
-            pub async fn settings(
-                State(s): State<AppState>,
-                v: Viewer,
-                Path(p): Path<RepoPathParams>,
-            ) -> Result<Response, PageError> {
-                super::super::manage::settings(s, v, $t, p.ns, p.name).await
-            }
-        }
-    };
-}
+/// The handlers: the repository type comes from the route (`Extension`, set by the page table for the
+/// model and the dataset paths), the rest from the path.
+pub mod handlers {
+    use super::*;
+    use axum::Extension;
 
-typed_pages!(model, RepoType::Model);
-typed_pages!(dataset, RepoType::Dataset);
+    pub async fn card(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        h: HeaderMap,
+        Path(p): Path<RepoPathParams>,
+    ) -> Result<Response, PageError> {
+        super::card(s, v, h, t, p.ns, p.name).await
+    }
+    pub async fn tree_root(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        Path(p): Path<RevParams>,
+    ) -> Result<Response, PageError> {
+        super::tree(s, v, t, p.ns, p.name, p.rev, None).await
+    }
+    pub async fn tree(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        Path(p): Path<RevPathParams>,
+    ) -> Result<Response, PageError> {
+        super::tree(s, v, t, p.ns, p.name, p.rev, Some(p.path)).await
+    }
+    pub async fn blob(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        Path(p): Path<RevPathParams>,
+    ) -> Result<Response, PageError> {
+        super::blob(s, v, t, p.ns, p.name, p.rev, p.path).await
+    }
+    pub async fn commits(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        Path(p): Path<RevParams>,
+        Query(q): Query<PageQuery>,
+    ) -> Result<Response, PageError> {
+        super::commits(s, v, t, p.ns, p.name, p.rev, q).await
+    }
+    pub async fn commit(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        Path(p): Path<RevParams>,
+    ) -> Result<Response, PageError> {
+        super::super::diff::commit(s, v, t, p.ns, p.name, p.rev).await
+    }
+    pub async fn refs(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        Path(p): Path<RepoPathParams>,
+    ) -> Result<Response, PageError> {
+        super::refs(s, v, t, p.ns, p.name).await
+    }
+    pub async fn settings(
+        State(s): State<AppState>,
+        Extension(t): Extension<RepoType>,
+        v: Viewer,
+        Path(p): Path<RepoPathParams>,
+    ) -> Result<Response, PageError> {
+        super::super::manage::settings(s, v, t, p.ns, p.name).await
+    }
+}
