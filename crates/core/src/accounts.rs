@@ -9,9 +9,20 @@ use gatehouse_authz::{Action, OrgRole, Subject, UserSubject};
 use gatehouse_store::{Account, AccountKind, AccountStore, NewOrg, NewUser};
 use gatehouse_types::{AccountName, Error, Result};
 
-pub fn hash_password(password: &str) -> Result<String> {
+/// What is wrong with a new password, if anything (the one rule for sign-up, change and reset).
+pub fn password_problem(password: &str) -> Option<&'static str> {
     if password.chars().count() < 8 {
-        return Err(Error::bad_request("Passwords must be at least 8 characters long"));
+        Some("Passwords must be at least 8 characters long")
+    } else if password.len() > 1024 {
+        Some("Passwords are at most 1024 bytes long")
+    } else {
+        None
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    if let Some(problem) = password_problem(password) {
+        return Err(Error::bad_request(problem));
     }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(Error::internal)

@@ -12,6 +12,7 @@ pub mod git_http;
 pub mod hub;
 pub mod lfs;
 pub mod notify;
+pub mod password_reset;
 pub mod repos;
 pub mod sessions;
 pub mod signing;

@@ -22,6 +22,7 @@ use gatehouse_types::{Error, Millis, Result};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rand::distributions::{Alphanumeric, DistString};
 
 use crate::time::now_millis;
 use crate::Hub;
@@ -284,7 +285,6 @@ impl Mailer {
     /// The mail for a notification. The Date is when the notification was written, so a resend is the same
     /// message byte for byte.
     pub fn compose(&self, mail: &ClaimedMail) -> std::result::Result<Message, SendError> {
-        let to: Mailbox = mail.email.parse().map_err(|e| SendError::Invalid(format!("recipient address: {e}")))?;
         let created = UNIX_EPOCH + Duration::from_millis(u64::try_from(mail.created_at).unwrap_or(0));
         let mut text = mail.body.trim_end().to_string();
         if let Some(link) = &mail.link {
@@ -294,6 +294,33 @@ impl Mailer {
             };
             text.push_str(&format!("\n\n{link}"));
         }
+        let id = message_id(mail.id, mail.created_at, &self.domain);
+        self.build(&mail.email, &mail.subject, text, created.min(SystemTime::now()), id)
+    }
+
+    /// The hub's public origin (`https://hub.example.com`), when configured: mails that must carry a
+    /// working link (a password reset) are only sent when there is one — never built from a request's Host.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
+    /// Sends a mail that is not a notification, now and once (no outbox, no retry): for messages carrying a
+    /// secret that must not be stored, like a password-reset link.
+    pub async fn send_now(&self, to: &str, subject: &str, body: &str) -> std::result::Result<(), SendError> {
+        let id = format!("<{}@{}>", Alphanumeric.sample_string(&mut rand::rngs::OsRng, 24), self.domain);
+        let message = self.build(to, subject, body.trim_end().to_string(), SystemTime::now(), id)?;
+        self.send(message).await
+    }
+
+    fn build(
+        &self,
+        to: &str,
+        subject: &str,
+        mut text: String,
+        date: SystemTime,
+        message_id: String,
+    ) -> std::result::Result<Message, SendError> {
+        let to: Mailbox = to.parse().map_err(|e| SendError::Invalid(format!("recipient address: {e}")))?;
         text.push_str("\n\n-- \nSent by Gatehouse");
         if let Some(origin) = &self.public_url {
             text.push_str(&format!(" ({origin})"));
@@ -302,9 +329,9 @@ impl Mailer {
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(mail.subject.clone())
-            .date(created.min(SystemTime::now()))
-            .message_id(Some(message_id(mail.id, mail.created_at, &self.domain)))
+            .subject(subject)
+            .date(date)
+            .message_id(Some(message_id))
             // RFC 3834: tells auto-responders not to answer.
             .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
             .header(ContentType::TEXT_PLAIN)
@@ -314,7 +341,10 @@ impl Mailer {
 
     /// Sends one mail (nothing is recorded).
     pub async fn deliver(&self, mail: &ClaimedMail) -> std::result::Result<(), SendError> {
-        let message = self.compose(mail)?;
+        self.send(self.compose(mail)?).await
+    }
+
+    async fn send(&self, message: Message) -> std::result::Result<(), SendError> {
         match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(SendError::Smtp { kind: smtp_error_kind(&e), detail: e.to_string() }),

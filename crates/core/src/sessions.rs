@@ -84,10 +84,10 @@ impl Throttle {
     pub fn new(window: Duration) -> Self {
         Throttle { failures: Cache::builder().max_capacity(100_000).time_to_live(window).build() }
     }
-    fn count(&self, key: &str) -> u32 {
+    pub(crate) fn count(&self, key: &str) -> u32 {
         self.failures.get(key).unwrap_or(0)
     }
-    fn fail(&self, key: &str) {
+    pub(crate) fn fail(&self, key: &str) {
         let n = self.count(key);
         // `entry().and_compute` would keep the window from sliding; insert restarts it, which only helps.
         self.failures.insert(key.to_string(), n.saturating_add(1));
@@ -143,12 +143,7 @@ fn record_failure(hub: &Hub, login: &str, client: Option<&str>) {
 /// get the same answer; both count against the throttle.
 pub async fn sign_in(hub: &Hub, login: &str, password: &str, client: Option<&str>) -> Result<NewSignIn> {
     check_throttle(hub, login, client)?;
-    let login_trimmed = login.trim();
-    let user = if login_trimmed.contains('@') {
-        hub.store.user_by_email(login_trimmed).await?
-    } else {
-        hub.store.account_by_name(login_trimmed).await?.filter(|a| a.kind == AccountKind::User)
-    };
+    let user = user_for_login(hub, login).await?;
     let verified = match &user {
         Some(u) => {
             let hash = u.password_hash.clone();
@@ -166,6 +161,16 @@ pub async fn sign_in(hub: &Hub, login: &str, password: &str, client: Option<&str
     let needs_second_factor = crate::two_factor::is_enabled(hub, user.id).await?;
     let secret = open_session(hub, user.id, needs_second_factor).await?;
     Ok(NewSignIn { secret, user, needs_second_factor })
+}
+
+/// The user a sign-in form names: by email when it has an `@`, else by user name (never an organization).
+pub(crate) async fn user_for_login(hub: &Hub, login: &str) -> Result<Option<Account>> {
+    let login = login.trim();
+    Ok(if login.contains('@') {
+        hub.store.user_by_email(login).await?
+    } else {
+        hub.store.account_by_name(login).await?.filter(|a| a.kind == AccountKind::User)
+    })
 }
 
 async fn open_session(hub: &Hub, user_id: i64, second_factor_pending: bool) -> Result<String> {
@@ -244,9 +249,11 @@ pub async fn end_other_sessions(hub: &Hub, user_id: i64, keep_secret: Option<&st
     Ok(hub.store.delete_sessions_of_user(user_id, keep.as_deref()).await?)
 }
 
-/// Removes expired sessions; the server runs this periodically.
+/// Removes expired sessions and password-reset links; the server runs this periodically.
 pub async fn sweep_expired(hub: &Hub) -> Result<u64> {
-    Ok(hub.store.delete_expired_sessions(now_millis()).await?)
+    let now = now_millis();
+    let sessions = hub.store.delete_expired_sessions(now).await?;
+    Ok(sessions + hub.store.delete_expired_password_resets(now).await?)
 }
 
 /// Changes a password after checking the current one; every other session of the user ends.

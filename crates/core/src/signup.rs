@@ -2,7 +2,7 @@
 //! random codes shown once (only their hash is stored), optionally bound to one email address, and used
 //! up in the same transaction that creates the account.
 
-use crate::accounts::{hash_password, parse_email};
+use crate::accounts::{hash_password, parse_email, password_problem};
 use crate::sessions::SignupMode;
 use crate::time::now_millis;
 use crate::tokens::hash_secret;
@@ -41,10 +41,8 @@ pub fn validate(req: &SignUp<'_>, mode: SignupMode) -> Vec<(Field, String)> {
     if req.full_name.trim().chars().count() > 100 {
         errors.push((Field::FullName, "Full names are at most 100 characters long".into()));
     }
-    if req.password.chars().count() < 8 {
-        errors.push((Field::Password, "Passwords must be at least 8 characters long".into()));
-    } else if req.password.len() > 1024 {
-        errors.push((Field::Password, "Passwords are at most 1024 bytes long".into()));
+    if let Some(problem) = password_problem(req.password) {
+        errors.push((Field::Password, problem.into()));
     }
     if mode == SignupMode::InviteOnly && req.invitation.is_none_or(|c| c.trim().is_empty()) {
         errors.push((Field::Invitation, "An invitation code is needed to join this hub".into()));

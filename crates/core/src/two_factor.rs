@@ -164,6 +164,12 @@ pub async fn disable(hub: &Hub, user: &Account, code: &str) -> Result<()> {
     Ok(())
 }
 
+/// An administrator turns a user's two-factor authentication off (`gatehouse user disable-two-factor`),
+/// for a user who lost both their device and their recovery codes. False if it was not on.
+pub async fn disable_by_admin(hub: &Hub, user_id: i64) -> Result<bool> {
+    Ok(hub.store.delete_totp(user_id).await?)
+}
+
 /// Abandons an enrolment that was never confirmed.
 pub async fn cancel_pending(hub: &Hub, user: &Account) -> Result<()> {
     if hub.store.totp(user.id).await?.is_some_and(|r| r.confirmed_at.is_none()) {

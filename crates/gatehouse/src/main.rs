@@ -97,6 +97,12 @@ enum UserCommand {
         #[arg(long)]
         site_admin: bool,
     },
+    /// Set a user's password, read from standard input (first line); every browser session of theirs ends.
+    /// For a user who forgot theirs on a hub without mail.
+    SetPassword { name: String },
+    /// Turn a user's two-factor authentication off, for one who lost both their device and their recovery
+    /// codes (they can enrol again after signing in).
+    DisableTwoFactor { name: String },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +255,26 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             let user = accounts::create_user(&hub, req).await.map_err(|e| anyhow::anyhow!(e.message))?;
             eprintln!("created user {}", user.name);
+            Ok(())
+        }
+        Command::User(UserCommand::SetPassword { name }) => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+            let password = s.lines().next().unwrap_or("").to_string();
+            let hub = server::open_hub(&config).await?;
+            gatehouse_core::password_reset::set_password(&hub, &name, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            eprintln!("password of {name} set; their browser sessions have ended");
+            Ok(())
+        }
+        Command::User(UserCommand::DisableTwoFactor { name }) => {
+            let hub = server::open_hub(&config).await?;
+            let user = accounts::user_by_name(&hub, &name).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let was_on = gatehouse_core::two_factor::disable_by_admin(&hub, user.id)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            eprintln!("two-factor authentication of {name} {}", if was_on { "turned off" } else { "was not on" });
             Ok(())
         }
         Command::Token(TokenCommand::Create { user, role, name }) => {

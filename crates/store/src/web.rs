@@ -1,6 +1,6 @@
-//! What the web UI keeps: browser sessions, TOTP two-factor secrets with their recovery codes, and
-//! invitations for invite-only sign-up. Secrets are never stored: sessions, recovery codes and invitation
-//! codes by hash, the TOTP secret sealed by the caller.
+//! What the web UI keeps: browser sessions, TOTP two-factor secrets with their recovery codes,
+//! invitations for invite-only sign-up, and password-reset links. Secrets are never stored: sessions,
+//! recovery codes, invitation codes and reset links by hash, the TOTP secret sealed by the caller.
 
 use std::collections::BTreeSet;
 
@@ -118,6 +118,32 @@ pub trait WebStore: Send + Sync {
     /// redeemed: StoreError::NotFound("invitation …"); if the name/email is taken: the same Conflict errors as
     /// create_user; either way nothing is written.
     async fn create_user_with_invitation(&self, u: NewUser, code_hash: &str, now: Millis) -> StoreResult<Account>;
+    /// Deletes an invitation nobody has used yet. False if there is none, or it was used.
+    async fn revoke_invitation(&self, id: i64) -> StoreResult<bool>;
+
+    /// Records a reset link for a user. NotFound unless the account is a user.
+    async fn create_password_reset(
+        &self,
+        user: AccountId,
+        token_hash: &str,
+        expires_at: Millis,
+        now: Millis,
+    ) -> StoreResult<()>;
+    /// The user a reset link is for, if it is unused and unexpired at `now`.
+    async fn password_reset_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<AccountId>>;
+    /// How many reset links the user was sent since `since` (to limit how often one is mailed).
+    async fn password_resets_since(&self, user: AccountId, since: Millis) -> StoreResult<i64>;
+    /// In ONE transaction: use the link (only if unused and unexpired at `now`), set the user's password
+    /// hash, use up their other links and delete all their sessions. None (nothing changed) if the link
+    /// cannot be used.
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<AccountId>>;
+    /// Deletes links that expired before `now`; returns how many.
+    async fn delete_expired_password_resets(&self, now: Millis) -> StoreResult<u64>;
 }
 
 const SESSION_COLUMNS: &str = "id_hash, user_id, created_at, last_seen_at, expires_at, second_factor_pending";
@@ -455,5 +481,105 @@ impl WebStore for Store {
             .await?;
         tx.commit().await?;
         Ok(account)
+    }
+    async fn revoke_invitation(&self, id: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM invitations WHERE id = $1 AND used_at IS NULL")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_password_reset(
+        &self,
+        user: AccountId,
+        token_hash: &str,
+        expires_at: Millis,
+        now: Millis,
+    ) -> StoreResult<()> {
+        // INSERT … SELECT: only a user (never an organization) can have a password to reset.
+        let done = sqlx::query(
+            "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) \
+             SELECT a.id, $2, $3, $4 FROM accounts a WHERE a.id = $1 AND a.kind = 'user'",
+        )
+        .bind(user)
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("reset token already in use".into())
+            } else {
+                e.into()
+            }
+        })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        Ok(())
+    }
+
+    async fn password_reset_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<AccountId>> {
+        let row = sqlx::query(
+            "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("user_id")).transpose()?)
+    }
+
+    async fn password_resets_since(&self, user: AccountId, since: Millis) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM password_resets WHERE user_id = $1 AND created_at >= $2")
+            .bind(user)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<AccountId>> {
+        let mut tx = self.pool.begin().await?;
+        // The claim is the first statement and a write, so two uses of one link queue and only one wins.
+        let claimed = sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+             RETURNING user_id",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(claimed) = claimed else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let user: AccountId = claimed.try_get("user_id")?;
+        sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1 AND kind = 'user'")
+            .bind(user)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1").bind(user).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    async fn delete_expired_password_resets(&self, now: Millis) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM password_resets WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        Ok(done.rows_affected())
     }
 }

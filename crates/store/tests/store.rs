@@ -156,6 +156,7 @@ both!(
     totp_enrolment,
     recovery_codes,
     invitations,
+    password_resets,
     profile_and_email_lookup,
     repo_tags,
 );
@@ -1234,6 +1235,53 @@ async fn invitations(store: Store) {
     let carol =
         store.create_user_with_invitation(invitee("carol", "carol@EXAMPLE.com"), "bound", 700).await.expect("redeem");
     assert_eq!(store.invitation("bound").await.expect("get").and_then(|i| i.used_by), Some(carol.id));
+}
+
+async fn password_resets(store: Store) {
+    let ada = user(&store, "ada").await;
+    let bob = user(&store, "bob").await;
+    let acme = org(&store, "acme").await;
+    store.create_password_reset(ada.id, "r1", 1_000, 100).await.expect("r1");
+    store.create_password_reset(ada.id, "r2", 1_000, 200).await.expect("r2");
+    store.create_password_reset(bob.id, "b1", 1_000, 200).await.expect("b1");
+    assert_conflict(store.create_password_reset(bob.id, "r1", 1_000, 200).await, "token");
+    assert_not_found(store.create_password_reset(acme.id, "org", 1_000, 200).await);
+    assert_not_found(store.create_password_reset(999_999, "ghost", 1_000, 200).await);
+    assert_eq!(store.password_resets_since(ada.id, 0).await.expect("count"), 2);
+    assert_eq!(store.password_resets_since(ada.id, 150).await.expect("count"), 1);
+
+    // Valid until expires_at (exclusive), then neither shown nor usable.
+    assert_eq!(store.password_reset_user("r1", 999).await.expect("get"), Some(ada.id));
+    assert_eq!(store.password_reset_user("r1", 1_000).await.expect("get"), None);
+    assert_eq!(store.reset_password("r1", "late-hash", 1_000).await.expect("late"), None);
+    assert_eq!(store.account_by_id(ada.id).await.expect("get").unwrap().password_hash, None);
+
+    // Using one link sets the password, ends every session and uses up the user's other links, not others'.
+    store.create_session(new_session("ada-s", ada.id, 5_000), 100).await.expect("session");
+    store.create_session(new_session("bob-s", bob.id, 5_000), 100).await.expect("session");
+    assert_eq!(store.reset_password("r1", "new-hash", 500).await.expect("reset"), Some(ada.id));
+    assert_eq!(store.account_by_id(ada.id).await.expect("get").unwrap().password_hash.as_deref(), Some("new-hash"));
+    assert_eq!(store.session("ada-s").await.expect("get"), None);
+    assert!(store.session("bob-s").await.expect("get").is_some());
+    assert_eq!(store.reset_password("r1", "again", 600).await.expect("twice"), None);
+    assert_eq!(store.password_reset_user("r2", 600).await.expect("r2"), None, "the other link is used up");
+    assert_eq!(store.password_reset_user("b1", 600).await.expect("b1"), Some(bob.id));
+    assert_eq!(store.account_by_id(ada.id).await.expect("get").unwrap().password_hash.as_deref(), Some("new-hash"));
+
+    // Expired links are swept.
+    assert_eq!(store.delete_expired_password_resets(1_000).await.expect("sweep"), 3);
+    assert_eq!(store.password_resets_since(ada.id, 0).await.expect("count"), 0);
+
+    // An unused invitation can be revoked; a used one stays on record.
+    store.create_invitation(invite("unused", None, Some(ada.id), 9_000), 100).await.expect("invite");
+    let unused = store.invitation("unused").await.expect("get").expect("exists");
+    assert!(store.revoke_invitation(unused.id).await.expect("revoke"));
+    assert!(!store.revoke_invitation(unused.id).await.expect("again"));
+    store.create_invitation(invite("used", None, None, 9_000), 100).await.expect("invite");
+    store.create_user_with_invitation(invitee("cy", "cy@example.com"), "used", 200).await.expect("redeem");
+    let used = store.invitation("used").await.expect("get").expect("exists");
+    assert!(!store.revoke_invitation(used.id).await.expect("used"));
+    assert!(store.invitation("used").await.expect("get").is_some());
 }
 
 async fn profile_and_email_lookup(store: Store) {

@@ -19,6 +19,9 @@ pub struct LoginQuery {
     next: Option<String>,
     expired: Option<String>,
     joined: Option<String>,
+    /// After a password reset: the notice, and the user's name in the form.
+    reset: Option<String>,
+    login: Option<String>,
 }
 
 #[derive(Template)]
@@ -29,16 +32,24 @@ struct LoginPage {
     next: String,
     notice: Option<&'static str>,
     signup_open: bool,
+    reset_available: bool,
 }
 
 fn login_page(
+    state: &AppState,
     viewer: &Viewer,
     form: FormState,
     next: String,
     notice: Option<&'static str>,
-    signup: SignupMode,
 ) -> LoginPage {
-    LoginPage { chrome: Chrome::new(viewer, "Sign in"), form, next, notice, signup_open: signup != SignupMode::Closed }
+    LoginPage {
+        chrome: Chrome::new(viewer, "Sign in"),
+        form,
+        next,
+        notice,
+        signup_open: state.hub.config.accounts.signup != SignupMode::Closed,
+        reset_available: gatehouse_core::password_reset::available(&state.hub),
+    }
 }
 
 pub async fn login_form(State(state): State<AppState>, viewer: Viewer, Query(q): Query<LoginQuery>) -> Response {
@@ -50,10 +61,13 @@ pub async fn login_form(State(state): State<AppState>, viewer: Viewer, Query(q):
         Some("Your session has expired. Sign in again to continue.")
     } else if q.joined.is_some() {
         Some("Your account is ready. Sign in to continue.")
+    } else if q.reset.is_some() {
+        Some("Your password is set. Sign in with the new one.")
     } else {
         None
     };
-    let resp = html(&login_page(&viewer, FormState::new(), next, notice, state.hub.config.accounts.signup));
+    let form = FormState::new().with_value("login", q.login.as_deref().unwrap_or(""));
+    let resp = html(&login_page(&state, &viewer, form, next, notice));
     // A stale session cookie is cleared so it stops being sent.
     if viewer.expired {
         with_cookies(resp, &[viewer.clear_session_cookie()])
@@ -83,7 +97,7 @@ pub async fn login(State(state): State<AppState>, CsrfForm { viewer, form }: Csr
         fs.set_error("password", "Enter your password.");
     }
     if fs.has_errors() {
-        let page = login_page(&viewer, fs, next, None, hub.config.accounts.signup);
+        let page = login_page(&state, &viewer, fs, next, None);
         return html_status(StatusCode::BAD_REQUEST, &page);
     }
     match sessions::sign_in(hub, &form.login, &form.password, viewer.client.as_deref()).await {
@@ -106,7 +120,7 @@ pub async fn login(State(state): State<AppState>, CsrfForm { viewer, form }: Csr
             if e.code == ErrorCode::Internal {
                 return PageError::from(e).into_response();
             }
-            let page = login_page(&viewer, fs.fail(e.message), next, None, hub.config.accounts.signup);
+            let page = login_page(&state, &viewer, fs.fail(e.message), next, None);
             html_status(status, &page)
         }
     }

@@ -8,6 +8,7 @@ mod diff;
 mod gating;
 mod manage;
 mod notifications;
+mod password_reset;
 mod repo;
 mod settings;
 
@@ -60,6 +61,10 @@ pub fn table() -> Vec<PageRoute> {
         page(M::GET, "/login/two-factor", Public, get(auth::second_factor_form)),
         page(M::POST, "/login/two-factor", Public, post(auth::second_factor)),
         page(M::POST, "/logout", Public, post(auth::logout)),
+        page(M::GET, "/login/forgot", Public, get(password_reset::forgot_form)),
+        page(M::POST, "/login/forgot", Public, post(password_reset::forgot)),
+        page(M::GET, "/login/reset/{token}", Public, get(password_reset::reset_form)),
+        page(M::POST, "/login/reset/{token}", Public, post(password_reset::reset)),
         page(M::GET, "/join", Public, get(auth::join_form)),
         page(M::POST, "/join", Public, post(auth::join)),
         page(M::GET, "/settings/profile", User, get(settings::profile)),

@@ -102,8 +102,8 @@ pub async fn change_password(
 ) -> Result<Response, PageError> {
     let user = viewer.require_user("/settings/profile")?;
     let mut fs = FormState::new();
-    if form.new.chars().count() < 8 {
-        fs.set_error("new", "Passwords must be at least 8 characters long");
+    if let Some(problem) = gatehouse_core::accounts::password_problem(&form.new) {
+        fs.set_error("new", problem);
     } else if form.new != form.confirm {
         fs.set_error("confirm", "The two new passwords differ");
     }
