@@ -28,6 +28,8 @@ pub struct NamespaceFacts {
 pub enum Resource<'a> {
     Repo(&'a RepoFacts),
     Namespace(&'a NamespaceFacts),
+    /// The hub as a whole (inviting people to join it).
+    Site,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +49,8 @@ pub enum Action {
     /// Change the collections a namespace owns (metadata, items, deletion): the user itself, or an
     /// organization's write and admin members.
     CollectionManage,
+    /// Invite people to sign up (an invite-only hub): site administrators.
+    InviteUsers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +119,8 @@ fn is_read_only(action: Action) -> bool {
         | Action::RepoManage
         | Action::RepoCreate
         | Action::OrgManageMembers
-        | Action::CollectionManage => false,
+        | Action::CollectionManage
+        | Action::InviteUsers => false,
     }
 }
 
@@ -124,6 +129,7 @@ pub fn decide(subject: &Subject, action: Action, resource: Resource<'_>) -> Deci
     let by_role = match resource {
         Resource::Repo(repo) => decide_repo(subject, action, repo),
         Resource::Namespace(ns) => decide_namespace(subject, action, ns),
+        Resource::Site => decide_site(subject, action),
     };
     if by_role != Decision::Allow {
         return by_role;
@@ -149,7 +155,7 @@ fn decide_repo(subject: &Subject, action: Action, repo: &RepoFacts) -> Decision 
         Action::RepoWrite => RepoPower::Write,
         Action::RepoManage => RepoPower::Admin,
         // Namespace actions asked of a repository: nobody gets them this way.
-        Action::RepoCreate | Action::OrgManageMembers | Action::CollectionManage => {
+        Action::RepoCreate | Action::OrgManageMembers | Action::CollectionManage | Action::InviteUsers => {
             return Decision::Deny(DenyReason::InsufficientRole)
         }
     };
@@ -176,7 +182,29 @@ fn decide_namespace(subject: &Subject, action: Action, ns: &NamespaceFacts) -> D
         Action::OrgManageMembers => ns.is_org && u.role_in(ns.id) == Some(OrgRole::Admin),
         Action::CollectionManage if !ns.is_org => ns.id == u.user_id,
         Action::CollectionManage => matches!(u.role_in(ns.id), Some(OrgRole::Write | OrgRole::Admin)),
-        Action::RepoRead | Action::RepoDownload | Action::RepoWrite | Action::RepoManage => false,
+        Action::RepoRead | Action::RepoDownload | Action::RepoWrite | Action::RepoManage | Action::InviteUsers => false,
+    };
+    if allowed {
+        Decision::Allow
+    } else {
+        deny(subject)
+    }
+}
+
+fn decide_site(subject: &Subject, action: Action) -> Decision {
+    let allowed = match (subject, action) {
+        (Subject::User(u), Action::InviteUsers) => u.site_admin,
+        (
+            _,
+            Action::RepoRead
+            | Action::RepoDownload
+            | Action::RepoWrite
+            | Action::RepoManage
+            | Action::RepoCreate
+            | Action::OrgManageMembers
+            | Action::CollectionManage,
+        )
+        | (Subject::Anonymous, Action::InviteUsers) => false,
     };
     if allowed {
         Decision::Allow

@@ -154,18 +154,20 @@ fn namespace_actions_table() {
     let mine = NamespaceFacts { id: ME, is_org: false };
     let other = NamespaceFacts { id: OWNER, is_org: false };
     // relation, token, [create in org, create in own namespace, create in another user's, manage org members,
-    //                   manage the org's collections, manage own collections, manage another user's collections]
+    //                   manage the org's collections, manage own collections, manage another user's collections,
+    //                   invite people to the hub]
     let table: &[(Relation, Option<TokenRole>, &str)] = &[
-        (Anonymous, None, "UUUUUUU"),
-        (Stranger, Some(TokenRole::Write), "FAFFFAF"),
-        (Stranger, Some(TokenRole::Read), "FFFFFFF"),
-        (Member(Read), Some(TokenRole::Write), "FAFFFAF"),
-        (Member(Contributor), Some(TokenRole::Write), "AAFFFAF"),
-        (Member(Write), Some(TokenRole::Write), "AAFFAAF"),
-        (Member(Write), None, "AAFFAAF"),
-        (Member(Admin), Some(TokenRole::Write), "AAFAAAF"),
-        (Member(Admin), Some(TokenRole::Read), "FFFFFFF"),
-        (SiteAdmin, Some(TokenRole::Write), "AAAAAAA"),
+        (Anonymous, None, "UUUUUUUU"),
+        (Stranger, Some(TokenRole::Write), "FAFFFAFF"),
+        (Stranger, Some(TokenRole::Read), "FFFFFFFF"),
+        (Member(Read), Some(TokenRole::Write), "FAFFFAFF"),
+        (Member(Contributor), Some(TokenRole::Write), "AAFFFAFF"),
+        (Member(Write), Some(TokenRole::Write), "AAFFAAFF"),
+        (Member(Write), None, "AAFFAAFF"),
+        (Member(Admin), Some(TokenRole::Write), "AAFAAAFF"),
+        (Member(Admin), Some(TokenRole::Read), "FFFFFFFF"),
+        (SiteAdmin, Some(TokenRole::Write), "AAAAAAAA"),
+        (SiteAdmin, Some(TokenRole::Read), "FFFFFFFF"),
     ];
     for (rel, token, expected) in table {
         let s = subject(*rel, *token);
@@ -177,6 +179,7 @@ fn namespace_actions_table() {
             decide(&s, Action::CollectionManage, Resource::Namespace(&org)),
             decide(&s, Action::CollectionManage, Resource::Namespace(&mine)),
             decide(&s, Action::CollectionManage, Resource::Namespace(&other)),
+            decide(&s, Action::InviteUsers, Resource::Site),
         ]
         .into_iter()
         .map(letter)

@@ -96,6 +96,11 @@ pub fn namespace_facts(a: &Account) -> NamespaceFacts {
     NamespaceFacts { id: a.id, is_org: a.kind == AccountKind::Org }
 }
 
+/// Checks an action on the hub as a whole (inviting people to join it).
+pub fn authorize_site(subject: &Subject, action: Action) -> Result<()> {
+    refusal(decide(subject, action, Resource::Site), Error::new(ErrorCode::NotFound, "Not found"))
+}
+
 /// Loads a user or organization by name and checks a namespace action (create a repo, manage members).
 pub async fn authorize_namespace(hub: &Hub, subject: &Subject, ns: &str, action: Action) -> Result<Account> {
     let not_found = || Error::new(ErrorCode::NotFound, format!("No user or organization named '{ns}'"));

@@ -2,12 +2,15 @@
 //! random codes shown once (only their hash is stored), optionally bound to one email address, and used
 //! up in the same transaction that creates the account.
 
+use crate::access::authorize_site;
 use crate::accounts::{hash_password, parse_email, password_problem};
+use crate::notify::Mailer;
 use crate::sessions::SignupMode;
 use crate::time::now_millis;
 use crate::tokens::hash_secret;
 use crate::Hub;
-use gatehouse_store::{Account, AccountStore, NewInvitation, NewUser, StoreError, WebStore};
+use gatehouse_authz::{Action, Subject};
+use gatehouse_store::{Account, AccountStore, InvitationRecord, NewInvitation, NewUser, StoreError, WebStore};
 use gatehouse_types::{AccountName, Error, ErrorCode, Result};
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -110,6 +113,54 @@ pub async fn invite(hub: &Hub, email: Option<&str>, created_by: Option<i64>, val
     };
     hub.store.create_invitation(inv, now).await.map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
     Ok(code)
+}
+
+/// An invitation made in the web UI: its code (shown once) and, when it names an email address and the
+/// hub sends mail, whether the mail went out.
+pub struct Invited {
+    pub code: String,
+    pub mailed: Option<std::result::Result<(), String>>,
+}
+
+/// A site administrator invites someone; with an email address and mail configured, the invitation is
+/// mailed to them (at once, not through the outbox: the code must not be stored).
+pub async fn invite_by(
+    hub: &Hub,
+    subject: &Subject,
+    inviter: &Account,
+    email: Option<&str>,
+    valid_days: u32,
+) -> Result<Invited> {
+    authorize_site(subject, Action::InviteUsers)?;
+    let code = invite(hub, email, Some(inviter.id), valid_days).await?;
+    let mailer = Mailer::new(&hub.config.mail)?.filter(|m| m.public_url().is_some());
+    let mailed = match (email, mailer) {
+        (Some(to), Some(mailer)) => {
+            let origin = mailer.public_url().unwrap_or_default();
+            let body = format!(
+                "{who} invites you to join the Gatehouse hub at {origin}. Create your account here within \
+                 {valid_days} days:\n\n{origin}/join?invitation={code}\n\nThe invitation works once, for {to}.",
+                who = inviter.fullname,
+                to = to.trim(),
+            );
+            Some(mailer.send_now(to.trim(), "You are invited to Gatehouse", &body).await.map_err(|e| e.to_string()))
+        }
+        _ => None,
+    };
+    tracing::info!(by = inviter.id, mailed = matches!(mailed, Some(Ok(()))), "invitation created");
+    Ok(Invited { code, mailed })
+}
+
+/// Every invitation, newest first (site administrators).
+pub async fn invitations(hub: &Hub, subject: &Subject) -> Result<Vec<InvitationRecord>> {
+    authorize_site(subject, Action::InviteUsers)?;
+    Ok(hub.store.list_invitations().await?)
+}
+
+/// Withdraws an invitation nobody has used (site administrators). False if there is none such.
+pub async fn revoke_invitation(hub: &Hub, subject: &Subject, id: i64) -> Result<bool> {
+    authorize_site(subject, Action::InviteUsers)?;
+    Ok(hub.store.revoke_invitation(id).await?)
 }
 
 #[cfg(test)]

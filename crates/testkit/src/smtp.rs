@@ -42,6 +42,32 @@ impl Mail {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// The body as a reader sees it: quoted-printable decoded when the mail says it is so encoded.
+    pub fn text(&self) -> String {
+        let qp = self.header("Content-Transfer-Encoding").is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"));
+        if !qp {
+            return self.body.clone();
+        }
+        let soft = self.body.replace("=\r\n", "").replace("=\n", "");
+        let bytes = soft.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                (b'=', Some(b)) => {
+                    out.push(b);
+                    i += 3;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     fn parse(file: String, raw: &str) -> Mail {
         let raw = raw.replace("\r\n", "\n");
         let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));

@@ -16,6 +16,8 @@ pub struct Chrome {
     pub search: String,
     /// The signed-in user's unread notifications.
     pub unread: i64,
+    /// The viewer may invite people (the settings show the invitations tab).
+    pub can_invite: bool,
 }
 
 impl Chrome {
@@ -26,11 +28,23 @@ impl Chrome {
             csrf: viewer.csrf.clone(),
             search: String::new(),
             unread: viewer.unread_notifications,
+            can_invite: gatehouse_authz::decide(
+                &viewer.subject,
+                gatehouse_authz::Action::InviteUsers,
+                gatehouse_authz::Resource::Site,
+            ) == gatehouse_authz::Decision::Allow,
         }
     }
     /// For pages rendered without a viewer (errors).
     pub fn bare(title: impl Into<String>) -> Chrome {
-        Chrome { title: title.into(), user: None, csrf: String::new(), search: String::new(), unread: 0 }
+        Chrome {
+            title: title.into(),
+            user: None,
+            csrf: String::new(),
+            search: String::new(),
+            unread: 0,
+            can_invite: false,
+        }
     }
 
     /// The header's count: `3`, or `99+`.

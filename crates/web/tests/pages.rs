@@ -27,6 +27,10 @@ fn page_table_is_fully_declared() {
         ("GET", "/login/two-factor", Public),
         ("POST", "/login/two-factor", Public),
         ("POST", "/logout", Public),
+        ("GET", "/login/forgot", Public),
+        ("POST", "/login/forgot", Public),
+        ("GET", "/login/reset/{token}", Public),
+        ("POST", "/login/reset/{token}", Public),
         ("GET", "/join", Public),
         ("POST", "/join", Public),
         ("GET", "/settings/profile", User),
@@ -41,6 +45,9 @@ fn page_table_is_fully_declared() {
         ("POST", "/settings/two-factor/confirm", User),
         ("POST", "/settings/two-factor/disable", User),
         ("POST", "/settings/two-factor/recovery-codes", User),
+        ("GET", "/settings/invitations", Site(Action::InviteUsers)),
+        ("POST", "/settings/invitations", Site(Action::InviteUsers)),
+        ("POST", "/settings/invitations/{id}/revoke", Site(Action::InviteUsers)),
         ("GET", "/new", User),
         ("POST", "/new", User),
         ("GET", "/organizations/new", User),
@@ -100,6 +107,7 @@ fn concrete(path: &str) -> String {
         .replace("{id}", "1")
         .replace("{file}", "style.css")
         .replace("{slug}", "missing-0123456789abcdef01234567")
+        .replace("{token}", "not-a-reset-link")
 }
 
 /// Every page as an anonymous visitor and as a signed-in stranger: sign-in pages redirect to the sign-in
@@ -122,10 +130,15 @@ async fn page_matrix() {
             if r.method == "GET" {
                 let p = anon.get(&url).await;
                 match r.access {
+                    // A reset link that is not one is a 404 page offering a new link.
+                    PageAccess::Public if r.path == "/login/reset/{token}" => {
+                        assert_eq!(p.status, StatusCode::NOT_FOUND, "{url}");
+                        assert!(p.has("a[href='/login/forgot']"), "{url}");
+                    }
                     PageAccess::Public => {
                         assert!(p.status.is_success() || p.status == StatusCode::SEE_OTHER, "{url}: {}", p.status)
                     }
-                    PageAccess::User => {
+                    PageAccess::User | PageAccess::Site(_) => {
                         assert_eq!(p.status, StatusCode::SEE_OTHER, "{url}");
                         assert!(p.location.as_deref().unwrap().starts_with("/login?next="), "{url}");
                     }
@@ -140,8 +153,13 @@ async fn page_matrix() {
                     PageAccess::Repo(_) | PageAccess::Collection(_) => {
                         assert_eq!(p.status, StatusCode::NOT_FOUND, "stranger {url}")
                     }
-                    // Organizations are public; managing one is not.
-                    PageAccess::Org(_) => assert_eq!(p.status, StatusCode::FORBIDDEN, "stranger {url}"),
+                    // Organizations are public; managing one is not. Nor is inviting people to the hub.
+                    PageAccess::Org(_) | PageAccess::Site(_) => {
+                        assert_eq!(p.status, StatusCode::FORBIDDEN, "stranger {url}")
+                    }
+                    PageAccess::Public if r.path == "/login/reset/{token}" => {
+                        assert_eq!(p.status, StatusCode::NOT_FOUND, "stranger {url}")
+                    }
                     _ => assert!(
                         p.status.is_success() || p.status == StatusCode::SEE_OTHER,
                         "stranger {url}: {}",

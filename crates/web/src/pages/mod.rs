@@ -6,6 +6,7 @@ mod browse;
 mod collections;
 mod diff;
 mod gating;
+mod invitations;
 mod manage;
 mod notifications;
 mod password_reset;
@@ -31,6 +32,9 @@ pub enum PageAccess {
     Repo(Action),
     /// The action on the organization in the path (managing members: its admins).
     Org(Action),
+    /// The action on the hub as a whole (inviting people: site administrators); others are sent to
+    /// the sign-in page, or refused (403).
+    Site(Action),
     /// The collection in the path: `RepoRead` to see it, any other action on the namespace that owns it;
     /// hidden collections are 404 pages.
     Collection(Action),
@@ -79,6 +83,9 @@ pub fn table() -> Vec<PageRoute> {
         page(M::POST, "/settings/two-factor/confirm", User, post(settings::two_factor_confirm)),
         page(M::POST, "/settings/two-factor/disable", User, post(settings::two_factor_disable)),
         page(M::POST, "/settings/two-factor/recovery-codes", User, post(settings::two_factor_recovery)),
+        page(M::GET, "/settings/invitations", Site(Action::InviteUsers), get(invitations::list)),
+        page(M::POST, "/settings/invitations", Site(Action::InviteUsers), post(invitations::create)),
+        page(M::POST, "/settings/invitations/{id}/revoke", Site(Action::InviteUsers), post(invitations::revoke)),
         page(M::GET, "/new", User, get(manage::new_repo_form)),
         page(M::POST, "/new", User, post(manage::create_repo)),
         page(M::GET, "/organizations/new", User, get(manage::new_org_form)),
