@@ -327,4 +327,38 @@ describe('gatehouse web UI', () => {
       assert.ok(pageWidth <= screenWidth, `${path} is ${pageWidth}px wide on a ${screenWidth}px screen`);
     }
   });
+  it('lets a site administrator invite someone, who joins with the link', async () => {
+    // A hub of its own: sign-up there is by invitation only.
+    const hub = await startServer({ env: { GATEHOUSE_SIGNUP: 'invite-only' } });
+    try {
+      await hub.cli(['user', 'create', 'root', '--email', 'root@example.test', '--site-admin', '--password-stdin'], 'pw-root-123456\n');
+      const admin = await (await browser.newContext({ baseURL: hub.base, viewport: DESKTOP })).newPage();
+      await signIn(admin, 'root', 'pw-root-123456');
+      await admin.goto('/settings/profile');
+      await admin.getByRole('link', { name: 'Invitations' }).click();
+      await urlIs(admin, '/settings/invitations');
+      await admin.fill('#f-email', 'newbie@example.test');
+      await button(admin, 'Create invitation').click();
+      const link = await admin.locator('[data-testid=invitation-link]').getAttribute('href');
+      const code = await text(admin.locator('[data-testid=invitation-code]'));
+      assert.equal(link, `${hub.base}/join?invitation=${code}`);
+      await shot(admin, 'settings-invitations');
+
+      // The newcomer opens the link: the code is filled in; without it, joining is refused.
+      const newcomer = await (await browser.newContext({ baseURL: hub.base, viewport: PHONE })).newPage();
+      await newcomer.goto(link);
+      assert.equal(await newcomer.inputValue('#f-invitation'), code);
+      await newcomer.fill('#f-name', 'newbie');
+      await newcomer.fill('#f-email', 'newbie@example.test');
+      await newcomer.fill('#f-password', 'pw-newbie-123456');
+      await button(newcomer, 'Create account').click();
+      await urlIs(newcomer, '/login', { joined: '1' });
+      await signIn(newcomer, 'newbie', 'pw-newbie-123456');
+
+      await admin.goto('/settings/invitations');
+      assert.equal(await text(admin.locator('[data-testid=invitations] td.state')), 'used by newbie');
+    } finally {
+      await hub.stop();
+    }
+  });
 });

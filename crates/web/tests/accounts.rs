@@ -85,7 +85,8 @@ async fn site_administrators_invite_people() {
         assert_eq!(p.status, StatusCode::OK);
         assert!(p.has("[data-testid=invitation-mailed]"), "{}", p.body);
         let carol_code = p.text("[data-testid=invitation-code]");
-        assert_eq!(p.attr("[data-testid=invitation-link]", "href"), format!("/join?invitation={carol_code}"));
+        let link = format!("{}/join?invitation={carol_code}", app.base);
+        assert_eq!(p.attr("[data-testid=invitation-link]", "href"), link);
         let mails = sink.wait_for(1, Duration::from_secs(30)).await;
         assert_eq!(mails[0].header("To"), Some("carol@example.com"));
         let text = mails[0].text();

@@ -9,7 +9,7 @@ use crate::page::{html, html_status, see_other, Chrome, PageError};
 use crate::session::Viewer;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_core::signup;
 use gatehouse_core::time::now_millis;
@@ -114,6 +114,7 @@ pub struct NewInvitationForm {
 
 pub async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     CsrfForm { viewer, form }: CsrfForm<NewInvitationForm>,
 ) -> Result<Response, PageError> {
     let inviter = viewer.require_user(HERE)?;
@@ -126,7 +127,9 @@ pub async fn create(
     if let (false, Some(days)) = (fs.has_errors(), days) {
         match signup::invite_by(&state.hub, &viewer.subject, inviter, email, days).await {
             Ok(invited) => {
-                let link = format!("/join?invitation={}", invited.code);
+                // Shown to the administrator to copy, so absolute (the mailed link uses `public_url` only).
+                let base = gatehouse_http::params::base_url(&state, &headers);
+                let link = format!("{base}/join?invitation={}", invited.code);
                 let created =
                     Created { code: invited.code, link, mailed: invited.mailed, email: email.map(str::to_string) };
                 let fresh = FormState::new().with_value("days", "14");
