@@ -575,13 +575,8 @@ pub async fn delete_item(hub: &Hub, subject: &Subject, owner: &str, slug: &str, 
 /// Turns a collection into a gating group (or back), or changes who hears of its requests. Only the
 /// organization's admins may; every model and dataset must be the organization's and in no other group.
 /// The change is logged and the access caches cleared on every server.
-pub async fn set_gating(
-    hub: &Hub,
-    subject: &Subject,
-    owner: &str,
-    slug: &str,
-    u: crate::gating::GateUpdate,
-) -> Result<CollectionRecord> {
+/// The collection, if the subject may see and change its gating-group settings: the organization's admins.
+async fn gating_admin(hub: &Hub, subject: &Subject, owner: &str, slug: &str) -> Result<CollectionRecord> {
     let c = authorized(hub, subject, owner, slug, Action::CollectionManage).await?;
     if !c.owner_is_org {
         return Err(Error::bad_request("Only a collection owned by an organization can be a gating group."));
@@ -590,6 +585,22 @@ pub async fn set_gating(
         ErrorCode::Forbidden => Error::forbidden("Only the organization's admins can change its gating groups."),
         _ => e,
     })?;
+    Ok(c)
+}
+
+/// A gating group's settings (approval mode and notifications), for the organization's admins.
+pub async fn gating(hub: &Hub, subject: &Subject, owner: &str, slug: &str) -> Result<CollectionRecord> {
+    gating_admin(hub, subject, owner, slug).await
+}
+
+pub async fn set_gating(
+    hub: &Hub,
+    subject: &Subject,
+    owner: &str,
+    slug: &str,
+    u: crate::gating::GateUpdate,
+) -> Result<CollectionRecord> {
+    let c = gating_admin(hub, subject, owner, slug).await?;
     let before = c.gate.clone();
     let after = u.apply(&before)?;
     if after == before {

@@ -93,6 +93,7 @@ pub fn table() -> Vec<Route> {
             C(CollectionManage),
             delete(collections::delete_item),
         ),
+        route(M::GET, "/api/collections/{owner}/{slug}/gating", C(OrgManageMembers), get(collections::get_gating)),
         route(M::PUT, "/api/collections/{owner}/{slug}/gating", C(OrgManageMembers), put(collections::set_gating)),
         route(M::GET, "/api/{kind}", Access::Filtered, get(repos::list)),
         route(M::GET, "/api/{kind}/{ns}", Access::Public, get(repos::unnamespaced)),

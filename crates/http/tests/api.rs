@@ -30,6 +30,7 @@ fn route_table_is_fully_declared() {
         ("POST", "/api/collections/{owner}/{slug}/items", Collection(CollectionManage)),
         ("PATCH", "/api/collections/{owner}/{slug}/items/{item}", Collection(CollectionManage)),
         ("DELETE", "/api/collections/{owner}/{slug}/items/{item}", Collection(CollectionManage)),
+        ("GET", "/api/collections/{owner}/{slug}/gating", Collection(OrgManageMembers)),
         ("PUT", "/api/collections/{owner}/{slug}/gating", Collection(OrgManageMembers)),
         ("GET", "/api/{kind}", Filtered),
         ("GET", "/api/{kind}/{ns}", Public),

@@ -349,7 +349,7 @@ async fn collection_route_matrix() {
             items.insert(slug.clone(), c["items"][0]["_id"].as_str().unwrap().to_string());
         }
         let routes: Vec<_> = table().into_iter().filter(|r| matches!(r.access, Access::Collection(_))).collect();
-        assert_eq!(routes.len(), 7);
+        assert_eq!(routes.len(), 8);
         for r in &routes {
             let probe = |slug: &str| {
                 let (owner, s) = slug.split_once('/').unwrap();
@@ -467,6 +467,11 @@ async fn gating_groups() {
         assert_eq!(s, 200, "{v}");
         assert_eq!((v["gated"].as_str(), v["notifications"]["mode"].as_str()), (Some("manual"), Some("daily")));
         assert_eq!(v["notifications"]["email"], "gate@acme.example");
+        // The organization's admins read the settings back as they were answered; nobody else can.
+        let settings = format!("/api/collections/{family}/gating");
+        assert_eq!(call(app, Some(&w.alice), M::GET, &settings, None).await.2, v);
+        assert_eq!(call(app, Some(&w.bob), M::GET, &settings, None).await.0, 403, "a write member");
+        assert_eq!(call(app, None, M::GET, &settings, None).await.0, 401);
         let (_, _, c) = call(app, None, M::GET, &format!("/api/collections/{family}"), None).await;
         assert_eq!(c["gated"], "manual");
         // Its models and datasets are gated by the group (spaces are not); writers never are.

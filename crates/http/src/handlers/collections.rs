@@ -268,6 +268,23 @@ pub struct GatingBody {
     gated_notifications_email: Option<Option<String>>,
 }
 
+/// `GET /api/collections/{owner}/{slug}/gating`: the group's settings as `PUT` answers them (the
+/// organization's admins).
+pub async fn get_gating(
+    State(state): State<AppState>,
+    Path(p): Path<CollectionParams>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    let c = collections::gating(&state.hub, &caller.subject, &p.owner, &p.slug).await?;
+    Ok(Json(gating_json(&c)))
+}
+
+fn gating_json(c: &gatehouse_store::CollectionRecord) -> Value {
+    let mut v = gatehouse_core::gating::settings_json(&c.gate);
+    v["slug"] = json!(collections::slug_of(c));
+    v
+}
+
 /// `PUT /api/collections/{owner}/{slug}/gating` with `{"gated": "auto"|"manual"|false, "notifications":
 /// {"mode": "real-time"|"daily", "email": "…"|null}}` (or the repository settings' top-level
 /// `gatedNotificationsMode`/`gatedNotificationsEmail`): the settings as they are now.
@@ -301,7 +318,5 @@ pub async fn set_gating(
         notifications_email: notifications.email.or(b.gated_notifications_email),
     };
     let c = collections::set_gating(&state.hub, &caller.subject, &p.owner, &p.slug, u).await?;
-    let mut v = gatehouse_core::gating::settings_json(&c.gate);
-    v["slug"] = json!(collections::slug_of(&c));
-    Ok(Json(v))
+    Ok(Json(gating_json(&c)))
 }
