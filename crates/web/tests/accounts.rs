@@ -14,7 +14,7 @@ use gatehouse_store::{AccountStore, WebStore};
 use gatehouse_testkit::smtp::{SinkOptions, SmtpSink};
 use gatehouse_testkit::{Backend, TestApp, TestOptions, BACKENDS};
 use reqwest::StatusCode;
-use support::{signed_in, start, Browser};
+use support::{signed_in, start, totp_now, Browser};
 
 const ORIGIN: &str = "https://hub.test";
 
@@ -229,12 +229,6 @@ async fn without_mail_the_pages_say_to_ask_an_administrator() {
         assert_eq!(p.status, StatusCode::NOT_FOUND);
         assert!(p.has("[data-testid=reset-invalid]"));
     }
-}
-
-fn totp_now(secret_b32: &str) -> String {
-    let secret = totp_rs::Secret::Encoded(secret_b32.to_string()).to_bytes().unwrap();
-    let t = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "x".into()).unwrap();
-    t.generate_current().unwrap()
 }
 
 /// What `gatehouse user set-password` and `gatehouse user disable-two-factor` do.

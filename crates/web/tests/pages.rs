@@ -398,12 +398,6 @@ async fn tokens_created_shown_once_used_and_revoked() {
     }
 }
 
-fn totp_now(secret_b32: &str) -> String {
-    let secret = totp_rs::Secret::Encoded(secret_b32.to_string()).to_bytes().unwrap();
-    let t = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "x".into()).unwrap();
-    t.generate_current().unwrap()
-}
-
 fn totp_at_next_step(secret_b32: &str) -> String {
     let secret = totp_rs::Secret::Encoded(secret_b32.to_string()).to_bytes().unwrap();
     let t = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "x".into()).unwrap();

@@ -150,3 +150,10 @@ pub async fn commit(app: &TestApp, token: &str, repo: &str, files: &[(&str, &[u8
         .unwrap();
     assert_eq!(r.status(), 200, "commit to {repo}: {}", r.text().await.unwrap());
 }
+
+/// The current code of an authenticator app holding `secret_b32`.
+pub fn totp_now(secret_b32: &str) -> String {
+    let secret = totp_rs::Secret::Encoded(secret_b32.to_string()).to_bytes().unwrap();
+    let t = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "x".into()).unwrap();
+    t.generate_current().unwrap()
+}
