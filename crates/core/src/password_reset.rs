@@ -2,8 +2,8 @@
 //!
 //! The link's secret exists only in the mail (the database keeps its hash), so the mail is sent at once
 //! rather than through the durable outbox; a lost mail costs the user one more request. The answer to a
-//! request is the same whether or not the account exists, and the mail leaves in the background, so neither
-//! the page nor its timing tells who has an account. Links are offered only when both SMTP and the hub's
+//! request is the same whether or not the account exists, and the mail leaves in the background, so the
+//! page does not say who has an account and the SMTP exchange never slows it. Links are offered only when both SMTP and the hub's
 //! public URL are configured: the link is never built from a request's Host header, which a caller controls.
 //! A reset ends every session of the user; a user with two-factor authentication still needs their code
 //! to sign in. Without mail, an administrator sets a password with `gatehouse user set-password`.
@@ -22,7 +22,8 @@ use crate::Hub;
 
 /// How long a link works.
 pub const LINK_LIFETIME: Duration = Duration::from_secs(3600);
-/// At most this many links are mailed to one user per [`LINK_LIFETIME`].
+/// At most this many links are mailed to one user per [`LINK_LIFETIME`] (counted, then written: requests
+/// racing each other may pass it by one or two, which only matters for abuse, not for access).
 pub const LINKS_PER_LIFETIME: i64 = 3;
 
 /// Whether this hub can mail reset links.
