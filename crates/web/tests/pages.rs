@@ -36,6 +36,7 @@ fn page_table_is_fully_declared() {
         ("GET", "/settings/profile", User),
         ("POST", "/settings/profile", User),
         ("POST", "/settings/password", User),
+        ("POST", "/settings/sessions/sign-out-others", User),
         ("GET", "/settings/tokens", User),
         ("POST", "/settings/tokens", User),
         ("POST", "/settings/tokens/{id}/revoke", User),
@@ -466,7 +467,7 @@ async fn profile_and_password() {
     for backend in BACKENDS {
         let app = start(backend, SignupMode::Open).await;
         let b = signed_in(&app, "alice").await;
-        let _bob = signed_in(&app, "bob").await;
+        let bob = signed_in(&app, "bob").await;
         let p = b
             .submit(
                 "/settings/profile",
@@ -509,7 +510,17 @@ async fn profile_and_password() {
         // This session goes on; the other one ended; the new password works.
         assert_eq!(b.get("/settings/profile").await.status, StatusCode::OK);
         assert_eq!(other.get("/settings/profile").await.status, StatusCode::SEE_OTHER);
-        assert_eq!(Browser::new(&app).sign_in("alice", "a new password").await.status, StatusCode::SEE_OTHER);
+        let third = Browser::new(&app);
+        assert_eq!(third.sign_in("alice", "a new password").await.status, StatusCode::SEE_OTHER);
+
+        // "Sign out every other browser": this one stays, the others end, other users' are untouched.
+        let p = b.submit("/settings/profile", "/settings/sessions/sign-out-others", &[]).await;
+        assert_eq!(p.location.as_deref(), Some("/settings/profile?done=sessions"));
+        let p = b.get("/settings/profile?done=sessions").await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.text("[role=status]").contains("Every other browser was signed out"));
+        assert_eq!(third.get("/settings/profile").await.status, StatusCode::SEE_OTHER);
+        assert_eq!(bob.get("/settings/profile").await.status, StatusCode::OK);
     }
 }
 

@@ -74,6 +74,7 @@ pub fn table() -> Vec<PageRoute> {
         page(M::GET, "/settings/profile", User, get(settings::profile)),
         page(M::POST, "/settings/profile", User, post(settings::save_profile)),
         page(M::POST, "/settings/password", User, post(settings::change_password)),
+        page(M::POST, "/settings/sessions/sign-out-others", User, post(settings::sign_out_others)),
         page(M::GET, "/settings/tokens", User, get(settings::tokens_list)),
         page(M::POST, "/settings/tokens", User, post(settings::create_token)),
         page(M::POST, "/settings/tokens/{id}/revoke", User, post(settings::revoke_token)),

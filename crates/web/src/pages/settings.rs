@@ -24,6 +24,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "profile" => Some("Your profile was saved."),
         "password" => Some("Your password was changed. Other sessions were signed out."),
+        "sessions" => Some("Every other browser was signed out."),
         "revoked" => Some("The token was revoked."),
         "2fa-off" => Some("Two-factor authentication is off."),
         _ => None,
@@ -59,6 +60,16 @@ fn profile_values(user: &Account) -> FormState {
 pub async fn profile(viewer: Viewer, Query(q): Query<DoneQuery>) -> Result<Response, PageError> {
     let user = viewer.require_user("/settings/profile")?;
     Ok(html(&profile_page(&viewer, user, profile_values(user), FormState::new(), notice(q.done.as_deref()))))
+}
+
+/// Ends every session of the user but this one.
+pub async fn sign_out_others(
+    State(state): State<AppState>,
+    CsrfForm { viewer, .. }: CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let user = viewer.require_user("/settings/profile")?;
+    sessions::end_other_sessions(&state.hub, user.id, viewer.session_secret.as_deref()).await?;
+    Ok(see_other("/settings/profile?done=sessions"))
 }
 
 #[derive(Deserialize)]
