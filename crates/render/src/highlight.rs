@@ -7,7 +7,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
-use syntect::highlighting::ThemeSet;
+use syntect::highlighting::{Color, ThemeSet};
 use syntect::html::{css_for_theme_with_class_style, ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::{SyntaxReference, SyntaxSet};
 use syntect::util::LinesWithEndings;
@@ -60,11 +60,56 @@ pub struct Highlighted {
     pub html: String,
 }
 
-/// The stylesheet for the classes [`highlight`] emits.
+/// The stylesheet for the classes [`highlight`] emits, with every text colour darkened as far as WCAG AA
+/// needs (4.5:1) against the lightest background code is shown on.
 pub fn highlight_css() -> String {
     // Called once by the web crate, so the theme set isn't worth keeping around.
     let themes = ThemeSet::load_defaults();
-    themes.themes.get(THEME).and_then(|t| css_for_theme_with_class_style(t, CLASS_STYLE).ok()).unwrap_or_default()
+    let Some(mut theme) = themes.themes.get(THEME).cloned() else { return String::new() };
+    for item in &mut theme.scopes {
+        if let Some(fg) = item.style.foreground {
+            let bg = item.style.background.unwrap_or(CODE_BACKGROUND);
+            item.style.foreground = Some(with_contrast(fg, bg, MIN_CONTRAST));
+        }
+    }
+    if let Some(fg) = theme.settings.foreground {
+        theme.settings.foreground = Some(with_contrast(fg, CODE_BACKGROUND, MIN_CONTRAST));
+    }
+    css_for_theme_with_class_style(&theme, CLASS_STYLE).unwrap_or_default()
+}
+
+/// Code blocks in cards sit on the site's soft grey (`--soft`), file views on white; grey is the harder.
+const CODE_BACKGROUND: Color = Color { r: 0xf5, g: 0xf7, b: 0xfa, a: 0xff };
+/// A little above AA's 4.5:1, so rounding to whole colour steps never lands below it.
+const MIN_CONTRAST: f64 = 4.6;
+
+/// `fg` darkened in steps (keeping its hue) until it reaches `min` contrast against `bg`.
+fn with_contrast(fg: Color, bg: Color, min: f64) -> Color {
+    let mut c = fg;
+    let mut k = 1.0;
+    while contrast(c, bg) < min && k > 0.0 {
+        k -= 0.02;
+        let scale = |v: u8| (f64::from(v) * k).round().clamp(0.0, 255.0) as u8;
+        c = Color { r: scale(fg.r), g: scale(fg.g), b: scale(fg.b), a: fg.a };
+    }
+    c
+}
+
+/// WCAG 2 contrast ratio of two colours (1 to 21).
+fn contrast(a: Color, b: Color) -> f64 {
+    let lum = |c: Color| {
+        let ch = |v: u8| {
+            let s = f64::from(v) / 255.0;
+            if s <= 0.03928 {
+                s / 12.92
+            } else {
+                ((s + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * ch(c.r) + 0.7152 * ch(c.g) + 0.0722 * ch(c.b)
+    };
+    let (la, lb) = (lum(a), lum(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
 }
 
 /// The grammar for a file and the language name to show, or `None` for plain text.
@@ -159,6 +204,29 @@ mod tests {
         assert_eq!(lang("Dockerfile.gpu"), "Dockerfile");
         assert_eq!(lang("Makefile"), "Makefile");
         assert_eq!(lang(".bashrc"), "Bourne Again Shell (bash)");
+    }
+
+    #[test]
+    fn every_colour_of_the_stylesheet_meets_wcag_aa() {
+        let css = highlight_css();
+        assert!(css.contains(".hl-comment"), "{css}");
+        let hex = |h: &str| {
+            let v = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).unwrap();
+            Color { r: v(0), g: v(2), b: v(4), a: 0xff }
+        };
+        let mut checked = 0;
+        for rule in css.split('}') {
+            let bg = rule.split("background-color: #").nth(1).map(|r| hex(&r[..6])).unwrap_or(CODE_BACKGROUND);
+            for part in rule.split("\n color: #").skip(1) {
+                let ratio = contrast(hex(&part[..6]), bg);
+                assert!(ratio >= 4.5, "{ratio:.2} in {rule}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "{checked} colours checked");
+        assert!(with_contrast(Color { r: 0x96, g: 0x98, b: 0x96, a: 0xff }, CODE_BACKGROUND, 4.6).r < 0x96);
+        let black = Color { r: 0, g: 0, b: 0, a: 0xff };
+        assert_eq!(with_contrast(black, CODE_BACKGROUND, 4.6), black, "a dark colour is kept");
     }
 
     #[test]
