@@ -1343,3 +1343,37 @@ def test_gc_frees_unreferenced_xorbs_and_keeps_referenced_ones(private_server, t
     got = run_client(hub, "RESULT['shared'] = download(ARGS['keep'], 'shared.bin')", home=tmp_path / "d2",
                      who="gina", keep=keep)
     assert got == {"shared": d_shared}
+
+
+def test_gc_frees_unlinked_lfs_blobs(private_server, tmp_path):
+    """`xet gc` also collects LFS blobs (uploads with HF_HUB_DISABLE_XET=1): a deleted repository's own file
+    goes from the disk once the grace period has passed; a file another repository holds stays and downloads;
+    the same content uploaded again afterwards is stored anew."""
+    hub = launch(private_server)
+    seed_user(hub, "lena")
+    keep, drop = make_repo_as(hub, "lena", prefix="keep"), make_repo_as(hub, "lena", prefix="drop")
+    shared, own = tmp_path / "shared.bin", tmp_path / "own.bin"
+    d_shared = write_random(shared, 11 * MiB + 1)
+    d_own = write_random(own, 11 * MiB + 2)
+    lfs_only = {"HF_HUB_DISABLE_XET": "1"}
+    up = "api.upload_file(path_or_fileobj=ARGS['src'], path_in_repo=ARGS['path'], repo_id=ARGS['repo'])"
+    for i, (src, repo) in enumerate([(shared, keep), (shared, drop), (own, drop)]):
+        run_client(hub, up, home=tmp_path / f"up{i}", who="lena", env=lfs_only, src=str(src), path=src.name, repo=repo)
+    blob = lambda oid: hub.data_dir / "blobs" / "lfs" / oid[:2] / oid[2:4] / oid  # noqa: E731
+    assert blob(d_shared).is_file() and blob(d_own).is_file(), "stored as LFS blobs"
+
+    hub.api("lena").delete_repo(drop)
+    assert xet_gc(hub, 3600)["lfs"]["objects_deleted"] == 0, "a 1 h grace period protects fresh blobs"
+    report = xet_gc(hub, 0)["lfs"]
+    assert report["objects_deleted"] == 1 and report["bytes_freed"] == 11 * MiB + 2, report
+    assert not blob(d_own).exists() and blob(d_shared).is_file()
+    got = run_client(hub, "RESULT['shared'] = download(ARGS['repo'], 'shared.bin')", home=tmp_path / "d1",
+                     who="lena", env=lfs_only, repo=keep)
+    assert got == {"shared": d_shared}
+
+    again = make_repo_as(hub, "lena", prefix="again")
+    run_client(hub, up, home=tmp_path / "up3", who="lena", env=lfs_only, src=str(own), path="own.bin", repo=again)
+    assert blob(d_own).is_file()
+    got = run_client(hub, "RESULT['own'] = download(ARGS['repo'], 'own.bin')", home=tmp_path / "d2", who="lena",
+                     env=lfs_only, repo=again)
+    assert got == {"own": d_own}

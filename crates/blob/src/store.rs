@@ -227,13 +227,30 @@ impl BlobStore {
 
     /// Keys under `prefix` with their last-modified time (for sweeping orphans).
     pub async fn list_objects(&self, prefix: &str) -> BlobResult<Vec<(String, std::time::SystemTime)>> {
+        Ok(self.list_with_sizes(prefix).await?.into_iter().map(|(key, modified, _)| (key, modified)).collect())
+    }
+
+    /// Keys under `prefix` with their last-modified time and size.
+    pub async fn list_with_sizes(&self, prefix: &str) -> BlobResult<Vec<(String, std::time::SystemTime, u64)>> {
         let mut out = Vec::new();
         let mut listing = self.store.list(Some(&StorePath::from(prefix)));
         while let Some(meta) = listing.next().await {
             let meta = meta?;
-            out.push((meta.location.to_string(), meta.last_modified.into()));
+            out.push((meta.location.to_string(), meta.last_modified.into(), meta.size));
         }
         Ok(out)
+    }
+
+    /// Every stored LFS object: its oid, last-modified time and size (for garbage collection).
+    pub async fn list_lfs(&self) -> BlobResult<Vec<(String, std::time::SystemTime, u64)>> {
+        let all = self.list_with_sizes("lfs").await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(key, modified, size)| {
+                let oid = key.rsplit('/').next()?.to_string();
+                (crate::is_sha256_hex(&oid) && Self::key(&oid).as_ref() == key).then_some((oid, modified, size))
+            })
+            .collect())
     }
 
     pub async fn delete(&self, oid: &str) -> BlobResult<()> {

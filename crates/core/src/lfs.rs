@@ -254,7 +254,7 @@ where
         writer.write(&chunk).await?;
     }
     writer.finish(Some((oid, size))).await?;
-    hub.store.link_lfs_object(repo.id, oid, size, now_millis()).await?;
+    crate::lfs_gc::link_stored(hub, repo.id, oid, size).await?;
     Ok(())
 }
 
@@ -354,8 +354,7 @@ pub async fn complete_multipart(
     let result = writer.finish(Some((oid, size))).await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
     result?;
-    hub.store.link_lfs_object(repo.id, oid, size, now_millis()).await?;
-    Ok(())
+    crate::lfs_gc::link_stored(hub, repo.id, oid, size).await
 }
 
 /// `POST …/info/lfs/objects/verify`: the object arrived whole, in this repository.

@@ -11,6 +11,7 @@ pub mod gating;
 pub mod git_http;
 pub mod hub;
 pub mod lfs;
+pub mod lfs_gc;
 pub mod notify;
 pub mod password_reset;
 pub mod repos;

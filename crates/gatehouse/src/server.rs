@@ -84,6 +84,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         git_hook: Some(install_push_hook(&config)?),
     };
     tokio::spawn(hub.clone().watch_changes());
+    tokio::spawn(finish_interrupted_lfs_gc(hub.clone()));
     if config.xet_gc_interval_secs > 0 {
         tokio::spawn(collect_xet_garbage(hub.clone(), config.xet_gc_interval_secs));
     }
@@ -178,8 +179,21 @@ fn absolute_dir(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     Ok(dir.canonicalize()?)
 }
 
-/// Periodic Xet garbage collection (the first run an interval after start). Several servers sharing a
-/// database may each run it: every deletion re-checks its conditions, so they only duplicate work.
+/// An LFS blob a stopped collector left doomed is deleted soon after its doom goes stale, rather than at
+/// the next collection, so uploads of the same content are not refused for long.
+async fn finish_interrupted_lfs_gc(hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(gatehouse_core::lfs_gc::RESUME_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = gatehouse_core::lfs_gc::resume(&hub).await {
+            tracing::warn!(error = %e, "could not finish an interrupted LFS garbage collection");
+        }
+    }
+}
+
+/// Periodic garbage collection of Xet and LFS storage (the first run an interval after start). Several
+/// servers sharing a database may each run it: every deletion re-checks its conditions, so they only
+/// duplicate work.
 async fn collect_xet_garbage(hub: Arc<Hub>, interval_secs: u64) {
     let grace = std::time::Duration::from_secs(hub.config.xet.gc_grace_secs);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_secs));

@@ -5,7 +5,7 @@ use gatehouse_types::Millis;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::error::{missing_on_fk, StoreResult};
+use crate::error::{missing_on_fk, StoreError, StoreResult};
 use crate::sql::{from_db_u64, offset_param, to_db_u64};
 use crate::Store;
 
@@ -23,7 +23,8 @@ pub struct LfsObjectRecord {
 pub trait LfsStore: Send + Sync {
     /// Records that `repo` references LFS object `oid`, whose bytes it proved by uploading them
     /// (idempotent; keeps the first pushed_at; a proven link replaces a Xet claim for the same oid).
-    /// NotFound if the repository does not exist.
+    /// NotFound if the repository does not exist; Conflict while the collector is deleting the object's
+    /// bytes (see [`LfsStore::doom_lfs_blob`]): the caller uploads again later.
     async fn link_lfs_object(&self, repo: i64, oid: &str, size: u64, now: Millis) -> StoreResult<()>;
     async fn repo_lfs_object(&self, repo: i64, oid: &str) -> StoreResult<Option<LfsObjectRecord>>;
     /// Newest first (ties by oid).
@@ -34,6 +35,34 @@ pub trait LfsStore: Send + Sync {
     /// The git blob id of the object's content, once computed.
     async fn lfs_git_blob_oid(&self, oid: &str) -> StoreResult<Option<String>>;
     async fn set_lfs_git_blob_oid(&self, oid: &str, git_blob_oid: &str) -> StoreResult<()>;
+
+    /// A collector claims an object's bytes for deletion under `claim` (random per run): true (and links
+    /// refused until [`LfsStore::lfs_blob_deleted`]) only if no repository links it and no other collector
+    /// has claimed it, decided under the same lock as [`LfsStore::link_lfs_object`], so a link and a
+    /// deletion never interleave.
+    async fn doom_lfs_blob(&self, oid: &str, claim: i64, now: Millis) -> StoreResult<bool>;
+    /// The bytes of an object doomed under `claim` are gone: links may be made again (after an upload).
+    async fn lfs_blob_deleted(&self, oid: &str, claim: i64) -> StoreResult<()>;
+    /// Objects doomed before `before` whose collector has not finished (it stopped): (oid, claim).
+    async fn stale_lfs_dooms(&self, before: Millis, limit: u32) -> StoreResult<Vec<(String, i64)>>;
+    /// Takes over a stale doom: true if `old` was still its claim (now `new`, so the stopped collector
+    /// can no longer release it).
+    async fn take_over_lfs_doom(&self, oid: &str, old: i64, new: i64) -> StoreResult<bool>;
+}
+
+/// Takes the object's lock row (creating it) inside `tx`; returns whether the collector has doomed it.
+async fn lock_lfs_blob(tx: &mut sqlx::Transaction<'_, sqlx::Any>, oid: &str) -> StoreResult<bool> {
+    // An upsert that always writes: on PostgreSQL it locks the row (waiting for a concurrent holder to
+    // commit, then returning its committed state); on SQLite the write takes the database's write lock.
+    let row = sqlx::query(
+        "INSERT INTO lfs_blob_locks (oid) VALUES ($1) ON CONFLICT (oid) DO UPDATE SET oid = excluded.oid \
+         RETURNING doomed_at",
+    )
+    .bind(oid)
+    .fetch_one(&mut **tx)
+    .await?;
+    let doomed: Option<Millis> = row.try_get("doomed_at")?;
+    Ok(doomed.is_some())
 }
 
 fn lfs_from_row(row: &AnyRow) -> StoreResult<LfsObjectRecord> {
@@ -48,6 +77,11 @@ fn lfs_from_row(row: &AnyRow) -> StoreResult<LfsObjectRecord> {
 #[async_trait::async_trait]
 impl LfsStore for Store {
     async fn link_lfs_object(&self, repo: i64, oid: &str, size: u64, now: Millis) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if lock_lfs_blob(&mut tx, oid).await? {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict(format!("LFS object {oid} is being deleted; upload it again")));
+        }
         sqlx::query(
             "INSERT INTO repo_lfs_objects (repo_id, oid, size, pushed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (repo_id, oid) DO UPDATE SET xet_hash = NULL, size = excluded.size \
@@ -57,9 +91,10 @@ impl LfsStore for Store {
         .bind(oid)
         .bind(to_db_u64(size, "LFS object size")?)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(missing_on_fk(|| format!("repository {repo}")))?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -119,5 +154,63 @@ impl LfsStore for Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn doom_lfs_blob(&self, oid: &str, claim: i64, now: Millis) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        if lock_lfs_blob(&mut tx, oid).await? {
+            // Another collector is deleting it.
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // A new statement, so on PostgreSQL it sees every link committed before the lock was granted.
+        let linked = sqlx::query("SELECT repo_id FROM repo_lfs_objects WHERE oid = $1 LIMIT 1")
+            .bind(oid)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if linked {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE lfs_blob_locks SET doomed_at = $2, claim = $3 WHERE oid = $1")
+            .bind(oid)
+            .bind(now)
+            .bind(claim)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn lfs_blob_deleted(&self, oid: &str, claim: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM lfs_blob_locks WHERE oid = $1 AND claim = $2")
+            .bind(oid)
+            .bind(claim)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn stale_lfs_dooms(&self, before: Millis, limit: u32) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT oid, claim FROM lfs_blob_locks WHERE doomed_at IS NOT NULL AND doomed_at < $1 \
+             ORDER BY doomed_at, oid LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("oid")?, r.try_get("claim")?))).collect()
+    }
+
+    async fn take_over_lfs_doom(&self, oid: &str, old: i64, new: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE lfs_blob_locks SET claim = $3 WHERE oid = $1 AND claim = $2")
+            .bind(oid)
+            .bind(old)
+            .bind(new)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -136,6 +136,8 @@ macro_rules! both {
 both!(
     xet_index,
     xet_gc_races,
+    lfs_blob_gc,
+    lfs_blob_gc_races,
     connection_basics,
     users_and_orgs,
     memberships,
@@ -797,6 +799,63 @@ async fn concurrent_writes(store: Store) {
     let all = store.list_repos(&RepoQuery { limit: 100, ..query(everything()) }).await.expect("list");
     assert_eq!(all.len(), 32);
     assert!(!store.lfs_object_referenced("orphan").await.expect("referenced"));
+}
+
+// LFS blob garbage collection (migration 0010): a link and a deletion never interleave.
+async fn lfs_blob_gc(store: Store) {
+    let alice = user(&store, "alice").await;
+    let r = repo(&store, RepoType::Model, &alice, "r", false, 10).await;
+    store.link_lfs_object(r.id, "x", 5, 10).await.expect("link");
+    assert!(!store.doom_lfs_blob("x", 1, 20).await.expect("linked"), "a linked object is never doomed");
+    assert!(store.unlink_lfs_object(r.id, "x").await.expect("unlink"));
+    assert!(store.doom_lfs_blob("x", 1, 30).await.expect("doom"));
+    assert!(!store.doom_lfs_blob("x", 2, 31).await.expect("second"), "one collector at a time");
+    assert!(matches!(store.link_lfs_object(r.id, "x", 5, 40).await, Err(StoreError::Conflict(_))));
+    assert!(!store.lfs_object_referenced("x").await.expect("referenced"));
+    // Only dooms older than the cutoff are stale; a wrong claim takes nothing over or releases nothing.
+    assert_eq!(store.stale_lfs_dooms(30, 10).await.expect("stale"), []);
+    assert_eq!(store.stale_lfs_dooms(31, 10).await.expect("stale"), [("x".to_string(), 1)]);
+    assert!(!store.take_over_lfs_doom("x", 2, 3).await.expect("wrong claim"));
+    store.lfs_blob_deleted("x", 2).await.expect("wrong release");
+    assert!(matches!(store.link_lfs_object(r.id, "x", 5, 41).await, Err(StoreError::Conflict(_))));
+    assert!(store.take_over_lfs_doom("x", 1, 3).await.expect("take over"));
+    store.lfs_blob_deleted("x", 1).await.expect("the stopped collector's release");
+    assert!(matches!(store.link_lfs_object(r.id, "x", 5, 42).await, Err(StoreError::Conflict(_))));
+    store.lfs_blob_deleted("x", 3).await.expect("release");
+    assert_eq!(store.stale_lfs_dooms(i64::MAX, 10).await.expect("stale"), []);
+    store.link_lfs_object(r.id, "x", 5, 50).await.expect("linked again");
+    assert!(!store.doom_lfs_blob("x", 4, 60).await.expect("linked"));
+}
+
+/// Links and dooms of the same objects from many tasks at once: whenever a doom succeeds nothing links
+/// the object until it is released, and a link made is never to a doomed object.
+async fn lfs_blob_gc_races(store: Store) {
+    let alice = user(&store, "alice").await;
+    let r = repo(&store, RepoType::Model, &alice, "r", false, 10).await;
+    for round in 0..20 {
+        let oid = format!("oid-{round}");
+        let mut tasks = Vec::new();
+        for i in 0..8i64 {
+            let (store, oid) = (store.clone(), oid.clone());
+            tasks.push(tokio::spawn(async move {
+                if i % 2 == 0 {
+                    match store.link_lfs_object(r.id, &oid, 1, i).await {
+                        Ok(()) => assert!(store.lfs_object_referenced(&oid).await.expect("referenced")),
+                        Err(StoreError::Conflict(_)) => {}
+                        Err(e) => panic!("link: {e}"),
+                    }
+                } else if store.doom_lfs_blob(&oid, i, i).await.expect("doom") {
+                    // While doomed, nothing may link it, whatever the other tasks do.
+                    tokio::task::yield_now().await;
+                    assert!(!store.lfs_object_referenced(&oid).await.expect("referenced"), "{oid} linked while doomed");
+                    store.lfs_blob_deleted(&oid, i).await.expect("release");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ async fn plan(hub: &Hub, repo: &RepoRecord, policy: &LfsPolicy, op: Operation) -
                     hub.blobs.publish_file(&file, &pointer.oid, pointer.size).await?;
                 }
             }
-            hub.store.link_lfs_object(repo.id, &pointer.oid, pointer.size, now_millis()).await?;
+            crate::lfs_gc::link_stored(hub, repo.id, &pointer.oid, pointer.size).await?;
             Planned::Pointer { path: path_str, pointer }
         }
         Operation::LfsFile { path, oid, size } => {

@@ -1,4 +1,6 @@
-//! Garbage collection of Xet storage, as a persisted job (`xet_gc_runs`).
+//! Garbage collection of Xet storage, as a persisted job (`xet_gc_runs`); each run also collects the LFS
+//! blobs no repository links ([`crate::lfs_gc`]), so one job (`gatehouse xet gc`, daily in the server)
+//! frees all unused storage.
 //!
 //! A file is garbage when no repository links it (deleted repositories, permanently deleted LFS files,
 //! uploads never committed) and it has not been used for the grace period; a xorb when no file uses it
@@ -34,6 +36,8 @@ pub struct GcReport {
     pub orphans_deleted: u64,
     /// Deletions an interrupted earlier run left to do.
     pub resumed_deletions: u64,
+    /// LFS blobs no repository links, older than the grace period.
+    pub lfs: crate::lfs_gc::LfsGcReport,
     pub duration_ms: i64,
 }
 
@@ -95,6 +99,7 @@ async fn run(hub: &Hub, grace: Duration, cutoff: i64) -> Result<GcReport> {
         drain_pending(hub).await?;
     }
     report.orphans_deleted = sweep_orphans(hub, grace).await?;
+    report.lfs = crate::lfs_gc::collect(hub, grace).await?;
     Ok(report)
 }
 
