@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 const CARD: &str =
     "---\nextra_gated_fields:\n  Company: text\n  Date: date_picker\n  I agree: checkbox\n---\n# Gated\n";
-const NDJSON_HEADER: &str = r#"{"key":"header","value":{"summary":"files","description":""}}"#;
 
 struct World {
     app: TestApp,
@@ -39,22 +38,10 @@ async fn world(backend: gatehouse_testkit::Backend, kind: &str, mode: &str) -> W
     assert_eq!(s, 200);
     let file = |path: &str, content: &[u8]| {
         use base64::Engine;
-        json!({"key": "file", "value": {"path": path, "content": base64::engine::general_purpose::STANDARD.encode(content), "encoding": "base64"}}).to_string()
+        json!({"key": "file", "value": {"path": path, "content": base64::engine::general_purpose::STANDARD.encode(content), "encoding": "base64"}})
     };
-    let body = format!(
-        "{NDJSON_HEADER}\n{}\n{}\n",
-        file("README.md", CARD.as_bytes()),
-        file("weights.txt", b"secret weights")
-    );
-    let r = app
-        .client
-        .post(app.url(&format!("/api/{kind}s/alice/g/commit/main")))
-        .bearer_auth(&alice)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let ops = [file("README.md", CARD.as_bytes()), file("weights.txt", b"secret weights")];
+    let r = app.commit(&alice, &format!("{kind}s/alice/g"), "files", &ops).await;
     assert_eq!(r.status(), 200);
     let (s, _, _) = call(
         &app,

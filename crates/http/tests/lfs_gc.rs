@@ -28,21 +28,9 @@ async fn upload(app: &TestApp, token: &str, repo: &str, data: &[u8]) -> u16 {
 }
 
 async fn commit(app: &TestApp, token: &str, repo: &str, path: &str, data: &[u8]) -> u16 {
-    let body = format!(
-        "{}\n{}\n",
-        json!({"key": "header", "value": {"summary": "add", "description": ""}}),
-        json!({"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid_of(data), "size": data.len()}})
-    );
-    let r = app
-        .client
-        .post(app.url(&format!("/api/models/{repo}/commit/main")))
-        .bearer_auth(token)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    r.status().as_u16()
+    let op =
+        json!({"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid_of(data), "size": data.len()}});
+    app.commit(token, &format!("models/{repo}"), "add", &[op]).await.status().as_u16()
 }
 
 async fn create(app: &TestApp, token: &str, name: &str) {

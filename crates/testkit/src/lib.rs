@@ -175,6 +175,26 @@ impl TestApp {
         (status, code, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
     }
 
+    /// A commit to `main` as huggingface_hub sends it: NDJSON, a header with `summary`, then `ops` (e.g.
+    /// `{"key": "file", …}` or `{"key": "lfsFile", …}`). `repo` is `models/alice/x` or `datasets/alice/x`.
+    pub async fn commit(&self, token: &str, repo: &str, summary: &str, ops: &[serde_json::Value]) -> reqwest::Response {
+        let mut body =
+            serde_json::json!({"key": "header", "value": {"summary": summary, "description": ""}}).to_string();
+        for op in ops {
+            body.push('\n');
+            body.push_str(&op.to_string());
+        }
+        body.push('\n');
+        self.client
+            .post(self.url(&format!("/api/{repo}/commit/main")))
+            .bearer_auth(token)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .expect("commit request")
+    }
+
     /// A user with a write token, returned.
     pub async fn user(&self, name: &str) -> String {
         let req = NewUserRequest {

@@ -131,23 +131,14 @@ pub async fn create_repo(app: &TestApp, token: &str, name: &str, kind: &str, pri
 
 /// Commits text files through the API, as huggingface_hub does.
 pub async fn commit(app: &TestApp, token: &str, repo: &str, files: &[(&str, &[u8])], summary: &str) {
-    let mut body = json!({"key": "header", "value": {"summary": summary, "description": ""}}).to_string();
-    for (path, content) in files {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(content);
-        body.push('\n');
-        body.push_str(
-            &json!({"key": "file", "value": {"path": path, "content": b64, "encoding": "base64"}}).to_string(),
-        );
-    }
-    let r = app
-        .client
-        .post(app.url(&format!("/api/models/{repo}/commit/main")))
-        .bearer_auth(token)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let ops: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(path, content)| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(content);
+            json!({"key": "file", "value": {"path": path, "content": b64, "encoding": "base64"}})
+        })
+        .collect();
+    let r = app.commit(token, &format!("models/{repo}"), summary, &ops).await;
     assert_eq!(r.status(), 200, "commit to {repo}: {}", r.text().await.unwrap());
 }
 
