@@ -3,8 +3,9 @@
 //! The link's secret exists only in the mail (the database keeps its hash), so the mail is sent at once
 //! rather than through the durable outbox; a lost mail costs the user one more request. The answer to a
 //! request is the same whether or not the account exists, and the mail leaves in the background, so the
-//! page does not say who has an account and the SMTP exchange never slows it. Links are offered only when both SMTP and the hub's
-//! public URL are configured: the link is never built from a request's Host header, which a caller controls.
+//! page does not say who has an account and the SMTP exchange never slows it. Links are offered only when
+//! both SMTP and the hub's public URL are configured: the link is never built from a request's Host
+//! header, which a caller controls.
 //! A reset ends every session of the user; a user with two-factor authentication still needs their code
 //! to sign in. Without mail, an administrator sets a password with `gatehouse user set-password`.
 
