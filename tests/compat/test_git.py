@@ -899,8 +899,9 @@ def test_push_racing_api_commits(hub, api, make_repo, git, tmp_path):
         git.run("reset", "-q", "--hard", "origin/main", cwd=dest)
         return git.head(dest)
 
-    # How long an uncontended push takes; the API commit then starts 0, ½ and 1 push-time after the push, and
-    # last only once the push has returned (so both orders, and overlaps in between, are exercised).
+    # How long an uncontended push takes; the API commit then lands before the push starts, starts 0, ½ and 1
+    # push-time after the push, and last only once the push has returned (so both orders are exercised
+    # whatever the machine's load, and overlaps in between).
     sync()
     git.commit_files(dest, {"calibrate.txt": b"c\n"}, "calibration push")
     t0 = time.monotonic()
@@ -909,15 +910,18 @@ def test_push_racing_api_commits(hub, api, make_repo, git, tmp_path):
     landed.add("calibrate.txt")
     outcomes = []
     rounds = [(with_parent, delay) for with_parent in (True, False)
-              for delay in (0.0, push_time / 2, push_time, None)]
+              for delay in ("api first", 0.0, push_time / 2, push_time, None)]
     for i, (with_parent, delay) in enumerate(rounds):
         base = sync()
         local = git.commit_files(dest, {f"push-{i}.txt": f"push {i}\n".encode()}, f"push {i}")
         barrier = threading.Barrier(2)
         push_done = threading.Event()
+        api_done = threading.Event()
 
         def do_push():
             barrier.wait()
+            if delay == "api first":
+                api_done.wait(120)
             try:
                 return git.run("push", "origin", "HEAD:main", cwd=dest, check=False)
             finally:
@@ -927,7 +931,7 @@ def test_push_racing_api_commits(hub, api, make_repo, git, tmp_path):
             barrier.wait()
             if delay is None:
                 push_done.wait(120)
-            else:
+            elif delay != "api first":
                 time.sleep(delay)
             try:
                 return client.create_commit(
@@ -935,6 +939,8 @@ def test_push_racing_api_commits(hub, api, make_repo, git, tmp_path):
                     commit_message=f"api {i}", parent_commit=base if with_parent else None).oid
             except HfHubHTTPError as e:
                 return e
+            finally:
+                api_done.set()
 
         with ThreadPoolExecutor(2) as pool:
             fp, fa = pool.submit(do_push), pool.submit(do_api)
