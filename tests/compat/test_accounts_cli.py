@@ -1,6 +1,6 @@
 """The administrator's account commands on the real binary: `gatehouse user set-password` (for a user who
-forgot theirs on a hub without mail) and `gatehouse user disable-two-factor`, checked by signing in to the
-web pages as a browser would."""
+forgot theirs on a hub without mail), `gatehouse user disable-two-factor` and `gatehouse invite list/revoke`;
+password changes are checked by signing in to the web pages as a browser would."""
 
 from __future__ import annotations
 
@@ -38,3 +38,18 @@ def test_set_password_and_disable_two_factor(hub):
 
     r = hub.cli("user", "disable-two-factor", name)
     assert "was not on" in r.stderr
+
+
+def test_invitations_listed_and_withdrawn(hub):
+    email = f"{unique('inv')}@example.com"
+    code = hub.cli("invite", "create", "--email", email, "--days", "3").stdout.strip()
+    assert code and len(code.split()) == 1, "the code alone on stdout"
+    listing = hub.cli("invite", "list").stdout
+    row = next(line for line in listing.splitlines() if line.rstrip().endswith(email))
+    assert code not in listing, "codes are never shown again"
+    inv_id = row.split()[0]
+    r = hub.cli("invite", "revoke", inv_id)
+    assert f"invitation {inv_id} withdrawn" in r.stderr
+    assert email not in hub.cli("invite", "list").stdout
+    again = hub.cli("invite", "revoke", inv_id, check=False)
+    assert again.returncode != 0 and "no unused invitation" in again.stderr

@@ -132,6 +132,10 @@ enum InviteCommand {
         #[arg(long, default_value_t = 14)]
         days: u32,
     },
+    /// List invitations, newest first: id, email, created, expires, and who used it (never codes).
+    List,
+    /// Withdraw an invitation nobody has used yet, by id (see `invite list`).
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -318,6 +322,41 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{code}");
+            Ok(())
+        }
+        Command::Invite(InviteCommand::List) => {
+            let hub = server::open_hub(&config).await?;
+            let operator = accounts::operator();
+            let invitations =
+                gatehouse_core::signup::invitations(&hub, &operator).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            let fmt = |t: Option<i64>| t.map_or_else(|| "-".to_string(), gatehouse_core::time::iso8601);
+            println!("{:>6}  {:<24}  {:<24}  {:<24}  {:<12}  email", "id", "created", "expires", "used", "used by");
+            for i in invitations {
+                let used_by = match i.used_by {
+                    Some(id) => gatehouse_store::AccountStore::account_by_id(&hub.store, id)
+                        .await?
+                        .map_or_else(|| "-".to_string(), |a| a.name),
+                    None => "-".to_string(),
+                };
+                println!(
+                    "{:>6}  {:<24}  {:<24}  {:<24}  {:<12}  {}",
+                    i.id,
+                    fmt(Some(i.created_at)),
+                    fmt(Some(i.expires_at)),
+                    fmt(i.used_at),
+                    used_by,
+                    i.email.as_deref().unwrap_or("(anyone with the code)")
+                );
+            }
+            Ok(())
+        }
+        Command::Invite(InviteCommand::Revoke { id }) => {
+            let hub = server::open_hub(&config).await?;
+            let revoked = gatehouse_core::signup::revoke_invitation(&hub, &accounts::operator(), id)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            anyhow::ensure!(revoked, "no unused invitation with id {id}");
+            eprintln!("invitation {id} withdrawn");
             Ok(())
         }
         Command::Org(OrgCommand::Create { org, admin, full_name }) => {
