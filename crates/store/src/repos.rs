@@ -92,9 +92,8 @@ pub trait RepoStore: Send + Sync {
     async fn move_repo(&self, id: i64, new_owner: AccountId, new_name: &str, now: Millis) -> StoreResult<RepoRecord>;
     /// Also sets `updated_at`. NotFound if there is no such repository.
     async fn set_private(&self, id: i64, private: bool, now: Millis) -> StoreResult<()>;
-    /// Also sets `updated_at`. NotFound if there is no such repository.
     /// The repository's own gate: mode and notification settings; `event`, when given, is logged in the
-    /// same transaction.
+    /// same transaction. Also sets `updated_at`. NotFound if there is no such repository.
     async fn set_gate_settings(
         &self,
         id: i64,
