@@ -251,13 +251,7 @@ async fn sign_up_sign_in_and_out() {
             .send()
             .await
             .unwrap();
-        let cookie = raw
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with("gh_session="))
-            .unwrap();
+        let cookie = session_cookie(&raw);
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 
         // Signing out ends the session on the server: the old cookie no longer works.
@@ -802,12 +796,12 @@ async fn cookies_are_secure_behind_https() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let session = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("gh_session="))
-        .unwrap();
+    let session = session_cookie(&resp);
     assert!(session.contains("Secure") && session.contains("HttpOnly"), "{session}");
+}
+
+/// The `Set-Cookie` value that starts a session.
+fn session_cookie(resp: &reqwest::Response) -> String {
+    let cookies = resp.headers().get_all("set-cookie");
+    cookies.iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("gh_session=")).unwrap()
 }
